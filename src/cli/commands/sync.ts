@@ -1,0 +1,103 @@
+/** `walsync sync [DB] [--once] [--interval 1s] [--json]` */
+import type { Argv } from 'yargs';
+import { run as runSync } from '../../../jobs/sync.js';
+import { EXIT_OK, messageOf, exitCodeFor, WalsyncError } from '../../errors.js';
+import type { JobContext } from '../../job.js';
+import type { Logger } from '../../log.js';
+import type { DbArgs } from '../common.js';
+import { durationArg, openFromArgs, withDbOptions } from '../common.js';
+import type { CliIo } from '../io.js';
+import { syncSummaryJson, syncSummaryText } from '../output.js';
+
+export interface SyncArgs extends DbArgs {
+  once: boolean;
+  interval: string;
+  json: boolean;
+}
+
+export function syncBuilder<T>(yargs: Argv<T>) {
+  return withDbOptions(yargs)
+    .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
+    .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
+    .option('interval', { type: 'string', default: '1s', describe: 'Time between syncs when not --once' });
+}
+
+export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
+  const intervalMs = durationArg('interval', args.interval);
+  const stop = new AbortController();
+  const ctx = await openFromArgs(args, io.log, { switchToWal: true, signal: stop.signal });
+  try {
+    if (args.once) {
+      report(await runSync(ctx), args, io);
+      return EXIT_OK;
+    }
+    return await syncUntilSignalled(ctx, args, io, intervalMs, stop);
+  } finally {
+    ctx.db.close();
+  }
+}
+
+/**
+ * Syncs every interval with the WAL pinned in between; SIGINT/SIGTERM end
+ * the wait, and one final sync copies the last commits before exit.
+ */
+async function syncUntilSignalled(
+  ctx: JobContext,
+  args: SyncArgs,
+  io: CliIo,
+  intervalMs: number,
+  stop: AbortController,
+): Promise<number> {
+  const onSignal = (signal: string) => {
+    io.log.info('stopping after a final sync', { db: ctx.db.dbPath, signal });
+    stop.abort();
+  };
+  const removeHandlers = io.onSignals(onSignal);
+  try {
+    while (!stop.signal.aborted) {
+      await syncLogged(ctx, args, io);
+      await sleep(intervalMs, stop.signal);
+    }
+    const final = await runSync(ctx);
+    report(final, args, io, true);
+    return EXIT_OK;
+  } finally {
+    removeHandlers();
+  }
+}
+
+/** A failed sync in the loop is logged; the next tick catches up. */
+async function syncLogged(ctx: JobContext, args: SyncArgs, io: CliIo): Promise<void> {
+  try {
+    report(await runSync(ctx), args, io);
+  } catch (error) {
+    if (!(error instanceof WalsyncError)) throw error;
+    logFailure(io.log, ctx, error);
+  }
+}
+
+function logFailure(log: Logger, ctx: JobContext, error: WalsyncError): void {
+  log.error('sync failed', { db: ctx.db.dbPath, generation: ctx.state.cursor?.generationId, code: error.code, exit: exitCodeFor(error), error: messageOf(error) });
+}
+
+function report(result: Awaited<ReturnType<typeof runSync>>, args: SyncArgs, io: CliIo, always = args.once): void {
+  if (args.json) {
+    io.stdout(JSON.stringify(syncSummaryJson(result)));
+    return;
+  }
+  const changed = result.frameCount > 0 || result.newGenerationReason !== undefined || result.checkpoint !== undefined;
+  if (always || changed) io.stdout(syncSummaryText(result));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,82 @@
+/** Options shared by the commands that open a database, and turning them into a JobContext. */
+import type { Argv } from 'yargs';
+import { WalsyncError } from '../errors.js';
+import { parseDuration } from '../duration.js';
+import type { JobContext } from '../job.js';
+import { openJobContext } from '../job.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
+import type { CheckpointPolicy } from '../shadow/checkpoint.js';
+
+export interface DbArgs {
+  db?: string;
+  'meta-path'?: string;
+  'busy-timeout': string;
+  'checkpoint-min-pages': number;
+  'checkpoint-truncate-pages': number;
+  'checkpoint-idle-interval': string;
+}
+
+export function withDbOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('meta-path', { type: 'string', describe: 'Shadow directory (default: <dir>/.<name>-walsync)' })
+    .option('busy-timeout', { type: 'string', default: '5s', describe: 'How long to wait for the write lock' })
+    .option('checkpoint-min-pages', {
+      type: 'number',
+      default: DEFAULT_CHECKPOINT_POLICY.minPageCount,
+      describe: 'PASSIVE checkpoint once the WAL holds this many pages',
+    })
+    .option('checkpoint-truncate-pages', {
+      type: 'number',
+      default: DEFAULT_CHECKPOINT_POLICY.truncatePageCount,
+      describe: 'TRUNCATE checkpoint once the WAL holds this many pages',
+    })
+    .option('checkpoint-idle-interval', {
+      type: 'string',
+      default: '1m',
+      describe: 'PASSIVE checkpoint after this long without commits (0 = never)',
+    });
+}
+
+export function durationArg(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new WalsyncError('USAGE', `--${flag}: ${JSON.stringify(text)} is not a duration (e.g. 500ms, 1s, 10m)`);
+  return ms;
+}
+
+function pageCountArg(flag: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new WalsyncError('USAGE', `--${flag}: ${value} is not a positive whole number of pages`);
+  }
+  return value;
+}
+
+export function policyFrom(args: DbArgs): CheckpointPolicy {
+  return {
+    minPageCount: pageCountArg('checkpoint-min-pages', args['checkpoint-min-pages']),
+    truncatePageCount: pageCountArg('checkpoint-truncate-pages', args['checkpoint-truncate-pages']),
+    idleIntervalMs: durationArg('checkpoint-idle-interval', args['checkpoint-idle-interval']),
+  };
+}
+
+export function requireDb(args: DbArgs): string {
+  if (!args.db) throw new WalsyncError('USAGE', 'DB: missing the database path');
+  return args.db;
+}
+
+export async function openFromArgs(
+  args: DbArgs,
+  log: Logger,
+  options: { switchToWal: boolean; signal?: AbortSignal },
+): Promise<JobContext> {
+  const policy = policyFrom(args);
+  const busyTimeoutMs = durationArg('busy-timeout', args['busy-timeout']);
+  return openJobContext(requireDb(args), {
+    metaDir: args['meta-path'],
+    policy,
+    busyTimeoutMs,
+    log,
+    switchToWal: options.switchToWal,
+    signal: options.signal,
+  });
+}

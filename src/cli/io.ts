@@ -1,0 +1,10 @@
+/** The process-facing side of the CLI, kept in one object so commands can be run as plain functions. */
+import type { Logger } from '../log.js';
+
+export interface CliIo {
+  readonly log: Logger;
+  stdout(line: string): void;
+  stderr(line: string): void;
+  /** Calls `handler` on SIGINT/SIGTERM; returns a function that removes it. */
+  onSignals(handler: (signal: string) => void): () => void;
+}

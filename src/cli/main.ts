@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * The walsync command line: the only place that prints errors and exits.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage/config/input, 3 verify
+ * found an inconsistency.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { EXIT_RUNTIME, WalsyncError, exitCodeFor, messageOf } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { CliIo } from './io.js';
+import { syncBuilder, syncCommand } from './commands/sync.js';
+import type { SyncArgs } from './commands/sync.js';
+import { verifyBuilder, verifyCommand } from './commands/verify.js';
+import type { VerifyArgs } from './commands/verify.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const debug = argv.includes('--debug');
+  const io = processIo(json, debug);
+  let exitCode = 0;
+  try {
+    await yargs(argv)
+      .scriptName('walsync')
+      .usage('$0 <command> [options]')
+      .option('json', { type: 'boolean', default: false, global: true, describe: 'Machine-readable output' })
+      .option('debug', { type: 'boolean', default: false, global: true, describe: 'Debug logs and stack traces' })
+      .command('sync [db]', 'Copy committed WAL frames into the shadow WAL', syncBuilder, async (args) => {
+        exitCode = await syncCommand(args as unknown as SyncArgs, io);
+      })
+      .command('verify [db]', 'Check that the shadow WAL is whole and continues the real WAL', verifyBuilder, async (args) => {
+        exitCode = await verifyCommand(args as unknown as VerifyArgs, io);
+      })
+      .demandCommand(1, 'a command is required')
+      .strict()
+      .exitProcess(false)
+      .fail((message, error) => {
+        throw error ?? new WalsyncError('USAGE', message);
+      })
+      .help()
+      .version()
+      .wrap(null)
+      .parseAsync();
+    return exitCode;
+  } catch (error) {
+    return reportError(error, debug);
+  }
+}
+
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof WalsyncError) {
+    process.stderr.write(`walsync: ${error.code}: ${oneLine(error.message)}\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
+  }
+  process.stderr.write(`walsync: BUG: ${oneLine(messageOf(error))} (please report this with --debug output)\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return EXIT_RUNTIME;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+function processIo(json: boolean, debug: boolean): CliIo {
+  return {
+    log: createLogger({ format: json ? 'json' : 'text', level: debug ? 'debug' : 'info', stream: process.stderr }),
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+    onSignals(handler) {
+      const onInt = () => handler('SIGINT');
+      const onTerm = () => handler('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
+    },
+  };
+}
+
+process.exitCode = await main(hideBin(process.argv));

@@ -1,0 +1,207 @@
+/**
+ * The live database as walsync touches it, through the same SQLite locks the
+ * app uses (../shared/spec/wal-format.md, "Locking"):
+ * - the pin connection holds a read transaction between syncs, so the app's
+ *   writers append to the WAL instead of restarting it over frames walsync has
+ *   not copied yet; outside a transaction it runs checkpoints and walsync's own
+ *   writes;
+ * - the lock connection holds `BEGIN IMMEDIATE` (the WAL write lock) while
+ *   WAL bytes are copied, so no commit lands halfway through a copy.
+ */
+import Database from 'better-sqlite3';
+import { WalsyncError, messageOf } from '../errors.js';
+import { walPathFor } from '../layout.js';
+import { assertSqliteFile } from './validate.js';
+
+export type CheckpointMode = 'PASSIVE' | 'TRUNCATE';
+
+export interface CheckpointResult {
+  /** True when SQLite could not finish the mode's work (readers or a writer in the way). */
+  readonly busy: boolean;
+  /** Frames in the WAL, and how many of them are now in the database file. */
+  readonly logFrameCount: number;
+  readonly checkpointedFrameCount: number;
+}
+
+export interface OpenOptions {
+  readonly busyTimeoutMs: number;
+  /** Switch a rollback-journal database to WAL mode (as Litestream does) instead of refusing it. */
+  readonly switchToWal: boolean;
+  readonly onSwitchedToWal?: () => void;
+}
+
+export const SEQ_TABLE = '_walsync_seq';
+
+export class LiveDb {
+  readonly dbPath: string;
+  readonly walPath: string;
+  readonly pageSize: number;
+  private readonly pin: Database.Database;
+  private readonly lock: Database.Database;
+  private pinned = false;
+  private locked = false;
+
+  private constructor(dbPath: string, pin: Database.Database, lock: Database.Database, pageSize: number) {
+    this.dbPath = dbPath;
+    this.walPath = walPathFor(dbPath);
+    this.pin = pin;
+    this.lock = lock;
+    this.pageSize = pageSize;
+  }
+
+  static async open(dbPath: string, options: OpenOptions): Promise<LiveDb> {
+    await assertSqliteFile(dbPath);
+    const connections: Database.Database[] = [];
+    try {
+      const lock = connect(dbPath, options.busyTimeoutMs);
+      connections.push(lock);
+      ensureWalMode(dbPath, lock, options);
+      const pin = connect(dbPath, options.busyTimeoutMs);
+      connections.push(pin);
+      const pageSize = Number(lock.pragma('page_size', { simple: true }));
+      const db = new LiveDb(dbPath, pin, lock, pageSize);
+      db.pinWal();
+      return db;
+    } catch (error) {
+      for (const connection of connections) connection.close();
+      throw error;
+    }
+  }
+
+  /** Starts (or refreshes) the held read transaction at the newest commit. */
+  pinWal(): void {
+    this.unpinWal();
+    this.run(this.pin, 'BEGIN');
+    this.run(this.pin, 'SELECT count(*) FROM sqlite_master');
+    this.pinned = true;
+  }
+
+  unpinWal(): void {
+    if (!this.pinned) return;
+    this.pinned = false;
+    this.run(this.pin, 'ROLLBACK');
+  }
+
+  get isWalPinned(): boolean {
+    return this.pinned;
+  }
+
+  /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
+  lockWrites(): void {
+    if (this.locked) return;
+    try {
+      this.lock.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      if (sqliteCode(error)?.startsWith('SQLITE_BUSY')) {
+        throw new WalsyncError(
+          'DB_BUSY',
+          `${this.dbPath}: database stayed busy (another connection held the write lock past the busy timeout); the next run catches up`,
+          { cause: error },
+        );
+      }
+      throw this.wrap(error);
+    }
+    this.locked = true;
+  }
+
+  unlockWrites(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    this.run(this.lock, 'ROLLBACK');
+  }
+
+  /** Changes whenever another connection commits (sqlite.org/pragma.html#pragma_data_version). */
+  dataVersion(): number {
+    return Number(this.pin.pragma('data_version', { simple: true }));
+  }
+
+  /** Runs a checkpoint on the pin connection, which must not be in a transaction. */
+  checkpoint(mode: CheckpointMode): CheckpointResult {
+    if (this.pinned) throw new Error('checkpoint while the WAL is pinned');
+    const [row] = this.pin.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
+    return {
+      busy: row!.busy !== 0,
+      logFrameCount: row!.log,
+      checkpointedFrameCount: row!.checkpointed,
+    };
+  }
+
+  /**
+   * Commits one write to walsync's own table from the pin connection. Run
+   * right after a complete checkpoint, it makes SQLite restart the WAL
+   * (when no reader still uses it). With `ifDataVersion`, the write happens
+   * only when no other connection committed since that data_version was read;
+   * returns whether it wrote.
+   */
+  writeSeq(ifDataVersion?: number): boolean {
+    if (this.pinned) throw new Error('write while the WAL is pinned');
+    this.run(this.pin, 'BEGIN IMMEDIATE');
+    try {
+      if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
+        this.run(this.pin, 'ROLLBACK');
+        return false;
+      }
+      this.run(this.pin, `CREATE TABLE IF NOT EXISTS ${SEQ_TABLE} (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`);
+      this.run(this.pin, `INSERT INTO ${SEQ_TABLE} (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1`);
+      this.run(this.pin, 'COMMIT');
+      return true;
+    } catch (error) {
+      if (this.pin.inTransaction) this.pin.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.pinned = false;
+    this.locked = false;
+    this.pin.close();
+    this.lock.close();
+  }
+
+  private run(connection: Database.Database, sql: string): void {
+    try {
+      if (/^\s*SELECT/i.test(sql)) connection.prepare(sql).get();
+      else connection.exec(sql);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
+  private wrap(error: unknown): WalsyncError {
+    if (sqliteCode(error)?.startsWith('SQLITE_BUSY')) {
+      return new WalsyncError('DB_BUSY', `${this.dbPath}: database is busy: ${messageOf(error)}`, { cause: error });
+    }
+    return new WalsyncError('IO', `${this.dbPath}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function connect(dbPath: string, busyTimeoutMs: number): Database.Database {
+  try {
+    return new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new WalsyncError('DB_INVALID', `${dbPath}: cannot open: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function ensureWalMode(dbPath: string, connection: Database.Database, options: OpenOptions): void {
+  let mode: string;
+  try {
+    mode = String(connection.pragma('journal_mode', { simple: true }));
+  } catch (error) {
+    throw new WalsyncError('DB_INVALID', `${dbPath}: not a SQLite database: ${messageOf(error)}`, { cause: error });
+  }
+  if (mode.toLowerCase() === 'wal') return;
+  if (!options.switchToWal) {
+    throw new WalsyncError('DB_INVALID', `${dbPath}: not in WAL mode (journal_mode=${mode})`);
+  }
+  const switched = String(connection.pragma('journal_mode = WAL', { simple: true }));
+  if (switched.toLowerCase() !== 'wal') {
+    throw new WalsyncError('DB_INVALID', `${dbPath}: cannot switch to WAL mode (journal_mode stays ${switched})`);
+  }
+  options.onSwitchedToWal?.();
+}
+
+function sqliteCode(error: unknown): string | undefined {
+  if (error instanceof Database.SqliteError) return error.code;
+  return undefined;
+}

@@ -1,0 +1,66 @@
+/**
+ * The one place walsync's error types live. Every error a user can see is a
+ * WalsyncError whose message starts with the thing at fault (a path, a flag,
+ * a key); the CLI maps its code to an exit status with exitCodeFor().
+ */
+
+export type WalsyncErrorCode =
+  | 'USAGE'
+  | 'CONFIG_INVALID'
+  | 'DB_NOT_FOUND'
+  | 'DB_INVALID'
+  | 'DB_BUSY'
+  | 'META_UNWRITABLE'
+  | 'WAL_CORRUPT'
+  | 'SHADOW_MISSING'
+  | 'LOCKED'
+  | 'IO'
+  | 'VERIFY_MISMATCH';
+
+export class WalsyncError extends Error {
+  readonly code: WalsyncErrorCode;
+
+  constructor(code: WalsyncErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WalsyncError';
+    this.code = code;
+  }
+}
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INCONSISTENT = 3;
+
+const usageCodes: ReadonlySet<WalsyncErrorCode> = new Set([
+  'USAGE',
+  'CONFIG_INVALID',
+  'DB_NOT_FOUND',
+  'DB_INVALID',
+  'META_UNWRITABLE',
+  'SHADOW_MISSING',
+]);
+
+export function exitCodeFor(error: unknown): number {
+  if (!(error instanceof WalsyncError)) return EXIT_RUNTIME;
+  if (error.code === 'VERIFY_MISMATCH') return EXIT_INCONSISTENT;
+  return usageCodes.has(error.code) ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+/** The errno-style code of a Node system error, if it has one. */
+export function systemErrorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return systemErrorCode(error) === 'ENOENT';
+}
+
+/** The message of any thrown value, for wrapping it into one line. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,119 @@
+/**
+ * Crash-safe file primitives: a file appears whole or not at all (tmp, fsync,
+ * rename, fsync the directory), and a file that only grows is appended to
+ * and fsynced before anyone is told about the new bytes.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { TMP_SUFFIX } from '../layout.js';
+import { isNotFound } from '../errors.js';
+
+export async function fsyncDir(dirPath: string): Promise<void> {
+  const handle = await fs.open(dirPath, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates `dirPath` and any missing parents with `mode`, fsyncing each parent it added to. */
+export async function makeDirDurable(dirPath: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = dirPath; ; dir = path.dirname(dir)) {
+    try {
+      await fs.stat(dir);
+      break;
+    } catch (error) {
+      if (!isNotFound(error) || dir === path.dirname(dir)) throw error;
+      missing.unshift(dir);
+    }
+  }
+  for (const dir of missing) {
+    await fs.mkdir(dir, { mode });
+    await fsyncDir(path.dirname(dir));
+  }
+}
+
+export interface AtomicWriter {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Writes `target` through `<target>.tmp`: the callback streams the content,
+ * then the temp file is fsynced and renamed over the target, and the
+ * directory fsynced. A crash leaves either the old target or the new one,
+ * plus at most a `.tmp` that the next job removes.
+ */
+export async function writeFileAtomic(
+  target: string,
+  mode: number,
+  fill: (writer: AtomicWriter) => Promise<void>,
+): Promise<void> {
+  const tmpPath = target + TMP_SUFFIX;
+  const handle = await fs.open(tmpPath, 'w', mode);
+  try {
+    let position = 0;
+    await fill({
+      async write(bytes) {
+        await writeAll(handle, bytes, position);
+        position += bytes.byteLength;
+      },
+    });
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.rm(tmpPath, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await fs.rename(tmpPath, target);
+  await fsyncDir(path.dirname(target));
+}
+
+export async function writeBytesAtomic(target: string, mode: number, bytes: Uint8Array): Promise<void> {
+  await writeFileAtomic(target, mode, (writer) => writer.write(bytes));
+}
+
+export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Reads exactly `length` bytes at `position`, or fewer only at end of file. */
+export async function readRange(
+  handle: fs.FileHandle,
+  position: number,
+  length: number,
+  into: Uint8Array = new Uint8Array(length),
+): Promise<Uint8Array> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(into, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return into.subarray(0, done);
+}
+
+/** Removes `*.tmp` debris of killed jobs anywhere under `dirPath`; returns how many. */
+export async function removeTmpFiles(dirPath: string): Promise<number> {
+  let entries;
+  try {
+    entries = await fs.readdir(dirPath, { withFileTypes: true, recursive: true });
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  let removed = 0;
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith(TMP_SUFFIX)) {
+      await fs.rm(path.join(entry.parentPath ?? entry.path, entry.name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,53 @@
+/**
+ * What a job in jobs/ is handed and what it keeps between runs in one
+ * process. Jobs re-derive everything else from disk, so a job killed at any
+ * instant is followed by a run that recovers.
+ */
+import path from 'node:path';
+import { LiveDb } from './db/live-db.js';
+import { defaultMetaDir } from './layout.js';
+import type { Logger } from './log.js';
+import type { CheckpointPolicy } from './shadow/checkpoint.js';
+import type { ShadowCursor } from './shadow/shadow-wal.js';
+
+export interface DbJobState {
+  /** Where the previous sync left the shadow, so the next one need not re-read it. */
+  cursor?: ShadowCursor;
+}
+
+export interface JobContext {
+  readonly db: LiveDb;
+  readonly metaDir: string;
+  readonly policy: CheckpointPolicy;
+  readonly log: Logger;
+  readonly state: DbJobState;
+  readonly signal?: AbortSignal;
+}
+
+export interface OpenJobContextOptions {
+  readonly metaDir?: string;
+  readonly policy: CheckpointPolicy;
+  readonly busyTimeoutMs: number;
+  readonly log: Logger;
+  /** Switch a rollback-journal database to WAL mode instead of refusing it (sync does, verify does not). */
+  readonly switchToWal: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** Opens the live database and everything a job needs; close the db when done. */
+export async function openJobContext(dbPath: string, options: OpenJobContextOptions): Promise<JobContext> {
+  const absolutePath = path.resolve(dbPath);
+  const db = await LiveDb.open(absolutePath, {
+    busyTimeoutMs: options.busyTimeoutMs,
+    switchToWal: options.switchToWal,
+    onSwitchedToWal: () => options.log.info('switched database to WAL mode', { db: absolutePath }),
+  });
+  return {
+    db,
+    metaDir: options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath),
+    policy: options.policy,
+    log: options.log,
+    state: {},
+    signal: options.signal,
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The `generation` file names the generation the shadow currently extends.
+ * Missing or malformed is not an error: it is a reason to start a new one.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { isNotFound } from '../errors.js';
+import { writeBytesAtomic } from '../fsx/atomic.js';
+import { generationFilePath, parseShadowWalName, shadowWalDirPath } from '../layout.js';
+import { isGenerationId } from '../wal/pos.js';
+
+export type GenerationLookup =
+  | { kind: 'ok'; generationId: string }
+  | { kind: 'missing' }
+  | { kind: 'malformed'; content: string };
+
+export function newGenerationId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export async function readGeneration(metaDir: string): Promise<GenerationLookup> {
+  let content: string;
+  try {
+    content = await fs.readFile(generationFilePath(metaDir), 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) return { kind: 'missing' };
+    throw error;
+  }
+  const generationId = content.trim();
+  if (!isGenerationId(generationId) || content !== `${generationId}\n`) {
+    return { kind: 'malformed', content: content.slice(0, 40) };
+  }
+  return { kind: 'ok', generationId };
+}
+
+export async function writeGeneration(metaDir: string, generationId: string, mode: number): Promise<void> {
+  await writeBytesAtomic(generationFilePath(metaDir), mode, Buffer.from(`${generationId}\n`));
+}
+
+/** Shadow WAL indexes present for a generation, ascending; foreign names are ignored. */
+export async function listShadowIndexes(metaDir: string, generationId: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(shadowWalDirPath(metaDir, generationId));
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  return names
+    .map(parseShadowWalName)
+    .filter((index): index is number => index !== undefined)
+    .sort((a, b) => a - b);
+}

@@ -1,0 +1,315 @@
+/**
+ * One sync of the shadow WAL: under the database's write lock, prove the
+ * shadow continues the real WAL (or start a new generation and say why),
+ * append the newly committed transactions, and checkpoint when the WAL has
+ * grown past the policy's thresholds.
+ */
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { LiveDb } from '../db/live-db.js';
+import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
+import { makeDirDurable, removeTmpFiles } from '../fsx/atomic.js';
+import { generationFilePath, shadowWalDirPath, shadowWalPath } from '../layout.js';
+import type { Logger } from '../log.js';
+import type { WalHeader } from '../wal/format.js';
+import { frameCountAt } from '../wal/format.js';
+import { chainStart } from '../wal/frames.js';
+import { describeHeaderChange, isWalRestartOf, sameWalHeader } from '../wal/header.js';
+import { formatIndex } from '../wal/pos.js';
+import type { CheckpointPolicy } from './checkpoint.js';
+import { checkpointAndRestart, checkpointModeFor } from './checkpoint.js';
+import { listShadowIndexes, newGenerationId, readGeneration, writeGeneration } from './generation.js';
+import type { ShadowModes } from './permissions.js';
+import { readShadowModes } from './permissions.js';
+import type { ShadowCursor } from './shadow-wal.js';
+import {
+  appendShadowWal,
+  createShadowWal,
+  cutBackShadowWal,
+  damageReason,
+  inspectShadowWal,
+  readLastFrame,
+} from './shadow-wal.js';
+import { readWalFileHeader, readWalHeaderAt, walkWalFile } from './wal-file.js';
+
+export interface SyncShadowOptions {
+  readonly metaDir: string;
+  readonly policy: CheckpointPolicy;
+  readonly log: Logger;
+  /** The cursor the previous sync in this process returned; saves re-reading the shadow. */
+  readonly cursor?: ShadowCursor;
+  readonly now?: () => number;
+}
+
+export interface SyncShadowResult {
+  readonly dbPath: string;
+  readonly generationId: string;
+  readonly index: number;
+  /** End of the shadow WAL after this sync. */
+  readonly offset: number;
+  readonly frameCount: number;
+  readonly transactionCount: number;
+  readonly byteCount: number;
+  /** Set when this sync started a new generation. */
+  readonly newGenerationReason?: string;
+  readonly checkpoint?: { readonly mode: string; readonly restarted: boolean };
+  readonly cutBackByteCount: number;
+  readonly removedTmpCount: number;
+  readonly cursor: ShadowCursor;
+}
+
+interface SyncRun {
+  readonly db: LiveDb;
+  readonly options: SyncShadowOptions;
+  readonly modes: ShadowModes;
+  readonly wal: FileHandle;
+  frameCount: number;
+  transactionCount: number;
+  byteCount: number;
+  cutBackByteCount: number;
+  newGenerationReason?: string;
+}
+
+type Resolution = { kind: 'continue'; cursor: ShadowCursor } | { kind: 'diverged'; reason: string };
+
+const MAX_HEADER_ATTEMPTS = 3;
+
+export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promise<SyncShadowResult> {
+  const modes = await readShadowModes(db.dbPath);
+  await prepareMetaDir(options.metaDir, modes);
+  const { wal, header } = await lockWithWalHeader(db);
+  try {
+    const removedTmpCount = await removeTmpFiles(options.metaDir);
+    const run: SyncRun = { db, options, modes, wal, frameCount: 0, transactionCount: 0, byteCount: 0, cutBackByteCount: 0 };
+    const resolution = await resolveCursor(run, header);
+    let cursor =
+      resolution.kind === 'continue'
+        ? await appendCommitted(run, resolution.cursor)
+        : await startGeneration(run, header, resolution.reason);
+    let checkpoint: SyncShadowResult['checkpoint'];
+    const mode = checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, header.pageSize), await idleMs(run, cursor));
+    if (mode) {
+      const outcome = await checkpointAndContinue(run, cursor, mode);
+      cursor = outcome.cursor;
+      checkpoint = { mode, restarted: outcome.restarted };
+    }
+    return {
+      dbPath: db.dbPath,
+      generationId: cursor.generationId,
+      index: cursor.index,
+      offset: cursor.end.offset,
+      frameCount: run.frameCount,
+      transactionCount: run.transactionCount,
+      byteCount: run.byteCount,
+      newGenerationReason: run.newGenerationReason,
+      checkpoint,
+      cutBackByteCount: run.cutBackByteCount,
+      removedTmpCount,
+      cursor,
+    };
+  } finally {
+    await wal.close();
+    releaseLocks(db);
+  }
+}
+
+/** Re-pins the WAL at the newest commit while writes are still locked out, then lets the app write. */
+function releaseLocks(db: LiveDb): void {
+  try {
+    db.pinWal();
+  } finally {
+    db.unlockWrites();
+  }
+}
+
+async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void> {
+  try {
+    await makeDirDurable(metaDir, modes.dirMode);
+    await fs.access(metaDir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (error) {
+    throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: ${systemErrorCode(error) ?? messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Takes the write lock on a WAL that has a valid header. An empty or
+ * headerless WAL (after a TRUNCATE checkpoint, or a fresh database) gets one
+ * write to walsync's own table first, so there is a header to copy.
+ */
+async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; header: WalHeader }> {
+  for (let attempt = 1; ; attempt++) {
+    const head = await readWalHeaderAt(db.walPath);
+    if (head.kind !== 'ok') {
+      db.unpinWal();
+      db.writeSeq();
+    }
+    db.lockWrites();
+    const wal = await fs.open(db.walPath, 'r');
+    const locked = await readWalFileHeader(wal);
+    if (locked.kind === 'ok') return { wal, header: locked.header };
+    await wal.close();
+    db.unlockWrites();
+    if (attempt === MAX_HEADER_ATTEMPTS) {
+      throw new WalsyncError('WAL_CORRUPT', `${db.walPath}: no valid WAL header after ${attempt} attempts`);
+    }
+  }
+}
+
+async function resolveCursor(run: SyncRun, walHeader: WalHeader): Promise<Resolution> {
+  const { metaDir } = run.options;
+  const lookup = await readGeneration(metaDir);
+  if (lookup.kind === 'missing') {
+    const firstSync = (await listGenerationDirs(metaDir)).length === 0;
+    return { kind: 'diverged', reason: firstSync ? 'first sync of this database' : `generation file ${generationFilePath(metaDir)} is missing` };
+  }
+  if (lookup.kind === 'malformed') {
+    return { kind: 'diverged', reason: `generation file ${generationFilePath(metaDir)} is malformed (${JSON.stringify(lookup.content)})` };
+  }
+  const shadow = await readShadowEnd(run, lookup.generationId);
+  if (shadow.kind === 'diverged') return shadow;
+  return proveContinuity(run, shadow.cursor, walHeader);
+}
+
+async function listGenerationDirs(metaDir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(`${metaDir}/generations`);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+/** The end of the newest shadow WAL of a generation, trusting this process's cursor when the file is as it left it. */
+async function readShadowEnd(run: SyncRun, generationId: string): Promise<Resolution> {
+  const { metaDir, cursor: cached } = run.options;
+  const indexes = await listShadowIndexes(metaDir, generationId);
+  if (indexes.length === 0) {
+    return { kind: 'diverged', reason: `shadow WAL of generation ${generationId} is missing (${shadowWalDirPath(metaDir, generationId)})` };
+  }
+  const index = indexes[indexes.length - 1]!;
+  const shadowPath = shadowWalPath(metaDir, generationId, index);
+  if (cached && cached.generationId === generationId && cached.index === index) {
+    const { size } = await fs.stat(shadowPath);
+    if (size === cached.end.offset) return { kind: 'continue', cursor: cached };
+  }
+  const inspection = await inspectShadowWal(shadowPath);
+  if (inspection.kind === 'damaged') return { kind: 'diverged', reason: damageReason(shadowPath, inspection) };
+  if (inspection.tailSize > 0) {
+    await cutBackShadowWal(shadowPath, inspection.end.offset);
+    run.cutBackByteCount += inspection.tailSize;
+    run.options.log.warn('cut back torn shadow tail', {
+      db: run.db.dbPath,
+      generation: generationId,
+      file: shadowPath,
+      offset: inspection.end.offset,
+      bytes: inspection.tailSize,
+    });
+  }
+  const { header, end, lastFrame } = inspection;
+  return { kind: 'continue', cursor: { generationId, index, header, end, lastFrame } };
+}
+
+async function proveContinuity(run: SyncRun, cursor: ShadowCursor, walHeader: WalHeader): Promise<Resolution> {
+  if (!sameWalHeader(walHeader, cursor.header)) {
+    const reason = isWalRestartOf(walHeader, cursor.header)
+      ? `WAL restarted behind walsync's back (checkpoint seq ${cursor.header.checkpointSeq} -> ${walHeader.checkpointSeq})`
+      : describeHeaderChange(cursor.header, walHeader);
+    return { kind: 'diverged', reason };
+  }
+  const { size } = await run.wal.stat();
+  if (size < cursor.end.offset) {
+    return { kind: 'diverged', reason: `WAL is shorter than the shadow (${size} < ${cursor.end.offset} bytes)` };
+  }
+  if (cursor.lastFrame.byteLength > 0) {
+    const walFrame = await readLastFrame(run.wal, walHeader, cursor.end.offset);
+    if (!Buffer.from(walFrame).equals(cursor.lastFrame)) {
+      return {
+        kind: 'diverged',
+        reason: `last shadow frame differs from the WAL at offset ${cursor.end.offset - cursor.lastFrame.byteLength}`,
+      };
+    }
+  }
+  return { kind: 'continue', cursor };
+}
+
+/** Appends every transaction committed after the cursor to the current shadow WAL. */
+async function appendCommitted(run: SyncRun, cursor: ShadowCursor): Promise<ShadowCursor> {
+  const walk = await walkWalFile(run.wal, cursor.header, cursor.end);
+  if (walk.commitEnd.offset === cursor.end.offset) return cursor;
+  const shadowPath = shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index);
+  await appendShadowWal(shadowPath, run.wal, cursor.end.offset, walk.commitEnd.offset);
+  run.frameCount += walk.committedFrameCount;
+  run.transactionCount += walk.commitCount;
+  run.byteCount += walk.commitEnd.offset - cursor.end.offset;
+  const lastFrame = await readLastFrame(run.wal, cursor.header, walk.commitEnd.offset);
+  return { ...cursor, end: walk.commitEnd, lastFrame };
+}
+
+/** Starts shadow WAL `index` of a generation from the real WAL's header and committed frames. */
+async function createShadowIndex(run: SyncRun, generationId: string, index: number, header: WalHeader): Promise<ShadowCursor> {
+  const walk = await walkWalFile(run.wal, header, chainStart(header));
+  await makeDirDurable(shadowWalDirPath(run.options.metaDir, generationId), run.modes.dirMode);
+  await createShadowWal(shadowWalPath(run.options.metaDir, generationId, index), run.wal, walk.commitEnd.offset, run.modes.fileMode);
+  run.frameCount += walk.committedFrameCount;
+  run.transactionCount += walk.commitCount;
+  run.byteCount += walk.commitEnd.offset;
+  const lastFrame = await readLastFrame(run.wal, header, walk.commitEnd.offset);
+  return { generationId, index, header, end: walk.commitEnd, lastFrame };
+}
+
+async function startGeneration(run: SyncRun, header: WalHeader, reason: string): Promise<ShadowCursor> {
+  const generationId = newGenerationId();
+  const cursor = await createShadowIndex(run, generationId, 0, header);
+  await writeGeneration(run.options.metaDir, generationId, run.modes.fileMode);
+  run.newGenerationReason = reason;
+  run.options.log.info('new generation', { db: run.db.dbPath, generation: generationId, reason });
+  return cursor;
+}
+
+async function idleMs(run: SyncRun, cursor: ShadowCursor): Promise<number> {
+  const now = run.options.now?.() ?? Date.now();
+  const { mtimeMs } = await fs.stat(shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index));
+  return now - mtimeMs;
+}
+
+/**
+ * Checkpoints, then classifies what the WAL looks like afterwards: the same
+ * cycle (continue the index), a restart walsync itself made with no other
+ * commit in between (next index, same generation), or anything else (a new
+ * generation: walsync cannot prove nothing was lost).
+ */
+async function checkpointAndContinue(
+  run: SyncRun,
+  cursor: ShadowCursor,
+  mode: 'PASSIVE' | 'TRUNCATE',
+): Promise<{ cursor: ShadowCursor; restarted: boolean }> {
+  const { restartedByWalsync } = checkpointAndRestart(run.db, mode);
+  const log = run.options.log;
+  const after = await readWalFileHeader(run.wal);
+  if (after.kind === 'ok' && sameWalHeader(after.header, cursor.header)) {
+    log.info('checkpoint', { db: run.db.dbPath, generation: cursor.generationId, mode, restarted: false });
+    return { cursor: await appendCommitted(run, cursor), restarted: false };
+  }
+  if (after.kind === 'ok' && restartedByWalsync && isWalRestartOf(after.header, cursor.header)) {
+    const next = await createShadowIndex(run, cursor.generationId, cursor.index + 1, after.header);
+    log.info('checkpoint', {
+      db: run.db.dbPath,
+      generation: cursor.generationId,
+      mode,
+      restarted: true,
+      index: formatIndex(next.index),
+    });
+    return { cursor: next, restarted: true };
+  }
+  const reason = "WAL restarted by another connection during walsync's checkpoint";
+  const header = after.kind === 'ok' ? after.header : await mustHaveHeader(run);
+  return { cursor: await startGeneration(run, header, reason), restarted: true };
+}
+
+async function mustHaveHeader(run: SyncRun): Promise<WalHeader> {
+  const head = await readWalFileHeader(run.wal);
+  if (head.kind === 'ok') return head.header;
+  throw new WalsyncError('WAL_CORRUPT', `${run.db.walPath}: no valid WAL header after checkpoint (${head.kind === 'invalid' ? head.reason : 'missing'})`);
+}

@@ -1,0 +1,89 @@
+/**
+ * Reading a WAL file (the real one or a shadow) in chunks: its header, and a
+ * checksum-chained walk from a chain point to the last valid commit. The
+ * `-wal` file carries no SQLite locks, so plain fs access to it is safe.
+ */
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { isNotFound } from '../errors.js';
+import { readRange, writeAll } from '../fsx/atomic.js';
+import type { WalHeader } from '../wal/format.js';
+import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
+import type { ChainPoint, WalkState } from '../wal/frames.js';
+import { startWalk, walkFrames } from '../wal/frames.js';
+import { parseWalHeader } from '../wal/header.js';
+
+/** About 4 MiB of whole frames per read: large enough for full-speed I/O, small enough to keep memory flat. */
+const CHUNK_TARGET_SIZE = 4 * 1024 * 1024;
+
+export function chunkSizeFor(pageSize: number): number {
+  const frameSize = frameSizeFor(pageSize);
+  return Math.max(1, Math.floor(CHUNK_TARGET_SIZE / frameSize)) * frameSize;
+}
+
+export type WalFileHeader =
+  | { kind: 'ok'; header: WalHeader; fileSize: number }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; reason: string; fileSize: number };
+
+export async function readWalFileHeader(handle: FileHandle): Promise<WalFileHeader> {
+  const { size } = await handle.stat();
+  if (size < WAL_HEADER_SIZE) return { kind: 'invalid', reason: `only ${size} bytes, no WAL header`, fileSize: size };
+  const parsed = parseWalHeader(await readRange(handle, 0, WAL_HEADER_SIZE));
+  if (!parsed.ok) return { kind: 'invalid', reason: parsed.reason, fileSize: size };
+  return { kind: 'ok', header: parsed.header, fileSize: size };
+}
+
+export async function readWalHeaderAt(walPath: string): Promise<WalFileHeader> {
+  let handle;
+  try {
+    handle = await fs.open(walPath, 'r');
+  } catch (error) {
+    if (isNotFound(error)) return { kind: 'missing' };
+    throw error;
+  }
+  try {
+    return await readWalFileHeader(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Walks the frames of `handle` from `from` to the end of the file or the
+ * first frame that breaks the chain, reading one chunk at a time.
+ */
+export async function walkWalFile(
+  handle: FileHandle,
+  header: WalHeader,
+  from: ChainPoint,
+  buffer: Uint8Array = new Uint8Array(chunkSizeFor(header.pageSize)),
+): Promise<WalkState> {
+  let state = startWalk(from);
+  for (;;) {
+    const chunk = await readRange(handle, state.validEnd.offset, buffer.byteLength, buffer);
+    if (chunk.byteLength === 0) return state;
+    state = walkFrames(chunk, header, state);
+    if (state.stop !== 'end' || chunk.byteLength < buffer.byteLength) return state;
+  }
+}
+
+/** Copies bytes [from, to) of `source` to the same offsets of `target`. */
+export async function copyWalRange(
+  source: FileHandle,
+  target: FileHandle,
+  from: number,
+  to: number,
+  targetDelta = 0,
+  buffer: Uint8Array = new Uint8Array(Math.min(CHUNK_TARGET_SIZE, Math.max(to - from, 0))),
+): Promise<void> {
+  for (let offset = from; offset < to; ) {
+    const length = Math.min(buffer.byteLength, to - offset);
+    const chunk = await readRange(source, offset, length, buffer);
+    if (chunk.byteLength < length) {
+      throw new Error(`WAL ended at ${offset + chunk.byteLength} while copying up to ${to}`);
+    }
+    await writeAll(target, chunk, offset + targetDelta);
+    offset += length;
+  }
+}
