@@ -3,10 +3,13 @@
  * app uses (../shared/spec/wal-format.md, "Locking"):
  * - the pin connection holds a read transaction between syncs, so the app's
  *   writers append to the WAL instead of restarting it over frames walsync has
- *   not copied yet; outside a transaction it runs checkpoints and walsync's own
- *   writes;
+ *   not copied yet. It is read-only and closed last: SQLite's last connection
+ *   checkpoints and deletes the WAL on close, which a read-only one cannot,
+ *   so a one-shot run leaves the WAL as it found it;
  * - the lock connection holds `BEGIN IMMEDIATE` (the WAL write lock) while
- *   WAL bytes are copied, so no commit lands halfway through a copy.
+ *   WAL bytes are copied, so no commit lands halfway through a copy;
+ * - the checkpoint connection runs checkpoints and walsync's own writes, and
+ *   reads data_version (which counts only other connections' commits).
  */
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf } from '../errors.js';
@@ -38,14 +41,20 @@ export class LiveDb {
   readonly pageSize: number;
   private readonly pin: Database.Database;
   private readonly lock: Database.Database;
+  private readonly checkpointer: Database.Database;
   private pinned = false;
   private locked = false;
 
-  private constructor(dbPath: string, pin: Database.Database, lock: Database.Database, pageSize: number) {
+  private constructor(
+    dbPath: string,
+    connections: { pin: Database.Database; lock: Database.Database; checkpointer: Database.Database },
+    pageSize: number,
+  ) {
     this.dbPath = dbPath;
     this.walPath = walPathFor(dbPath);
-    this.pin = pin;
-    this.lock = lock;
+    this.pin = connections.pin;
+    this.lock = connections.lock;
+    this.checkpointer = connections.checkpointer;
     this.pageSize = pageSize;
   }
 
@@ -53,13 +62,15 @@ export class LiveDb {
     await assertSqliteFile(dbPath);
     const connections: Database.Database[] = [];
     try {
-      const lock = connect(dbPath, options.busyTimeoutMs);
+      const lock = connect(dbPath, options.busyTimeoutMs, false);
       connections.push(lock);
       ensureWalMode(dbPath, lock, options);
-      const pin = connect(dbPath, options.busyTimeoutMs);
+      const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
+      connections.push(checkpointer);
+      const pin = connect(dbPath, options.busyTimeoutMs, true);
       connections.push(pin);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
-      const db = new LiveDb(dbPath, pin, lock, pageSize);
+      const db = new LiveDb(dbPath, { pin, lock, checkpointer }, pageSize);
       db.pinWal();
       return db;
     } catch (error) {
@@ -112,13 +123,13 @@ export class LiveDb {
 
   /** Changes whenever another connection commits (sqlite.org/pragma.html#pragma_data_version). */
   dataVersion(): number {
-    return Number(this.pin.pragma('data_version', { simple: true }));
+    return Number(this.checkpointer.pragma('data_version', { simple: true }));
   }
 
-  /** Runs a checkpoint on the pin connection, which must not be in a transaction. */
+  /** Runs a checkpoint; the WAL must be unpinned, or the pin's old snapshot would hold the backfill back. */
   checkpoint(mode: CheckpointMode): CheckpointResult {
     if (this.pinned) throw new Error('checkpoint while the WAL is pinned');
-    const [row] = this.pin.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
+    const [row] = this.checkpointer.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
     return {
       busy: row!.busy !== 0,
       logFrameCount: row!.log,
@@ -127,35 +138,37 @@ export class LiveDb {
   }
 
   /**
-   * Commits one write to walsync's own table from the pin connection. Run
+   * Commits one write to walsync's own table. Run
    * right after a complete checkpoint, it makes SQLite restart the WAL
    * (when no reader still uses it). With `ifDataVersion`, the write happens
    * only when no other connection committed since that data_version was read;
    * returns whether it wrote.
    */
   writeSeq(ifDataVersion?: number): boolean {
-    if (this.pinned) throw new Error('write while the WAL is pinned');
-    this.run(this.pin, 'BEGIN IMMEDIATE');
+    const writer = this.checkpointer;
+    this.run(writer, 'BEGIN IMMEDIATE');
     try {
       if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
-        this.run(this.pin, 'ROLLBACK');
+        this.run(writer, 'ROLLBACK');
         return false;
       }
-      this.run(this.pin, `CREATE TABLE IF NOT EXISTS ${SEQ_TABLE} (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`);
-      this.run(this.pin, `INSERT INTO ${SEQ_TABLE} (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1`);
-      this.run(this.pin, 'COMMIT');
+      this.run(writer, `CREATE TABLE IF NOT EXISTS ${SEQ_TABLE} (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`);
+      this.run(writer, `INSERT INTO ${SEQ_TABLE} (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1`);
+      this.run(writer, 'COMMIT');
       return true;
     } catch (error) {
-      if (this.pin.inTransaction) this.pin.exec('ROLLBACK');
+      if (writer.inTransaction) writer.exec('ROLLBACK');
       throw error;
     }
   }
 
+  /** Closes the pin last: as a read-only connection it cannot checkpoint and delete the WAL on close. */
   close(): void {
-    this.pinned = false;
     this.locked = false;
-    this.pin.close();
     this.lock.close();
+    this.checkpointer.close();
+    this.pinned = false;
+    this.pin.close();
   }
 
   private run(connection: Database.Database, sql: string): void {
@@ -175,9 +188,9 @@ export class LiveDb {
   }
 }
 
-function connect(dbPath: string, busyTimeoutMs: number): Database.Database {
+function connect(dbPath: string, busyTimeoutMs: number, readonly: boolean): Database.Database {
   try {
-    return new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs });
+    return new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs, readonly });
   } catch (error) {
     throw new WalsyncError('DB_INVALID', `${dbPath}: cannot open: ${messageOf(error)}`, { cause: error });
   }

@@ -61,9 +61,10 @@ export function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): { restar
       // TRUNCATE takes the write lock itself, so walsync must let go of it first.
       db.unlockWrites();
       const result = db.checkpoint('TRUNCATE');
-      restartedByWalsync = !result.busy && db.dataVersion() === versionWhileLocked;
-      // Give the new cycle its header now, while the proof is fresh.
-      if (restartedByWalsync) db.writeSeq();
+      // The first write into the emptied WAL must be walsync's own: SQLite
+      // gives a connection that never restarted the WAL random salts there,
+      // and then nothing would tie the new cycle to the old one.
+      restartedByWalsync = !result.busy && db.dataVersion() === versionWhileLocked && db.writeSeq(versionWhileLocked);
     }
   } finally {
     db.lockWrites();

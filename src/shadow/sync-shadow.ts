@@ -125,8 +125,12 @@ function releaseLocks(db: LiveDb): void {
 async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void> {
   try {
     await makeDirDurable(metaDir, modes.dirMode);
+    if (!(await fs.stat(metaDir)).isDirectory()) {
+      throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: it is not a directory`);
+    }
     await fs.access(metaDir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (error) {
+    if (error instanceof WalsyncError) throw error;
     throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: ${systemErrorCode(error) ?? messageOf(error)}`, {
       cause: error,
     });
@@ -214,7 +218,7 @@ async function readShadowEnd(run: SyncRun, generationId: string): Promise<Resolu
 async function proveContinuity(run: SyncRun, cursor: ShadowCursor, walHeader: WalHeader): Promise<Resolution> {
   if (!sameWalHeader(walHeader, cursor.header)) {
     const reason = isWalRestartOf(walHeader, cursor.header)
-      ? `WAL restarted behind walsync's back (checkpoint seq ${cursor.header.checkpointSeq} -> ${walHeader.checkpointSeq})`
+      ? `WAL restarted behind walsync's back (another connection checkpointed and reset it; salt-1 ${cursor.header.salt1} -> ${walHeader.salt1})`
       : describeHeaderChange(cursor.header, walHeader);
     return { kind: 'diverged', reason };
   }

@@ -79,15 +79,16 @@ export function sameWalHeader(a: WalHeader, b: WalHeader): boolean {
 }
 
 /**
- * True when `next` is what SQLite writes when it restarts the WAL described
- * by `previous`: checkpoint sequence + 1, salt-1 + 1, a new random salt-2.
- * Exactly one restart, nothing in between.
+ * True when `next` is the header SQLite writes when it restarts the WAL
+ * described by `previous`: salt-1 + 1 and a new salt-2. Salt-1 lives in the
+ * shared WAL index, so every connection increments the same value; the
+ * checkpoint sequence does not count here, because each connection keeps
+ * its own (a restart by another connection may write the same number).
  */
 export function isWalRestartOf(next: WalHeader, previous: WalHeader): boolean {
   return (
     next.magic === previous.magic &&
     next.pageSize === previous.pageSize &&
-    next.checkpointSeq === ((previous.checkpointSeq + 1) >>> 0) &&
     next.salt1 === ((previous.salt1 + 1) >>> 0)
   );
 }
