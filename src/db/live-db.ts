@@ -1,11 +1,13 @@
 /**
  * The live database as walsync touches it, through the same SQLite locks the
  * app uses (../shared/spec/wal-format.md, "Locking"):
- * - the pin connection holds a read transaction between syncs, so the app's
+ * - a pin connection holds a read transaction between syncs, so the app's
  *   writers append to the WAL instead of restarting it over frames walsync has
- *   not copied yet. It is read-only and closed last: SQLite's last connection
- *   checkpoints and deletes the WAL on close, which a read-only one cannot,
- *   so a one-shot run leaves the WAL as it found it;
+ *   not copied yet. There are two, so the pin moves to a newer snapshot
+ *   without an instant unpinned: the next pin starts before the old one ends.
+ *   They are read-only and closed last: SQLite's last connection checkpoints
+ *   and deletes the WAL on close, which a read-only one cannot, so a one-shot
+ *   run leaves the WAL as it found it;
  * - the lock connection holds `BEGIN IMMEDIATE` (the WAL write lock) while
  *   WAL bytes are copied, so no commit lands halfway through a copy;
  * - the checkpoint connection runs checkpoints and walsync's own writes, and
@@ -39,20 +41,21 @@ export class LiveDb {
   readonly dbPath: string;
   readonly walPath: string;
   readonly pageSize: number;
-  private readonly pin: Database.Database;
+  private readonly pins: readonly [Database.Database, Database.Database];
   private readonly lock: Database.Database;
   private readonly checkpointer: Database.Database;
-  private pinned = false;
+  /** The pin connection in a read transaction, if any. */
+  private activePin: Database.Database | undefined;
   private locked = false;
 
   private constructor(
     dbPath: string,
-    connections: { pin: Database.Database; lock: Database.Database; checkpointer: Database.Database },
+    connections: { pins: [Database.Database, Database.Database]; lock: Database.Database; checkpointer: Database.Database },
     pageSize: number,
   ) {
     this.dbPath = dbPath;
     this.walPath = walPathFor(dbPath);
-    this.pin = connections.pin;
+    this.pins = connections.pins;
     this.lock = connections.lock;
     this.checkpointer = connections.checkpointer;
     this.pageSize = pageSize;
@@ -67,10 +70,13 @@ export class LiveDb {
       ensureWalMode(dbPath, lock, options);
       const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
       connections.push(checkpointer);
-      const pin = connect(dbPath, options.busyTimeoutMs, true);
-      connections.push(pin);
+      const pins: [Database.Database, Database.Database] = [
+        connect(dbPath, options.busyTimeoutMs, true),
+        connect(dbPath, options.busyTimeoutMs, true),
+      ];
+      connections.push(...pins);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
-      const db = new LiveDb(dbPath, { pin, lock, checkpointer }, pageSize);
+      const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize);
       db.pinWal();
       return db;
     } catch (error) {
@@ -81,20 +87,23 @@ export class LiveDb {
 
   /** Starts (or refreshes) the held read transaction at the newest commit. */
   pinWal(): void {
-    this.unpinWal();
-    this.run(this.pin, 'BEGIN');
-    this.run(this.pin, 'SELECT count(*) FROM sqlite_master');
-    this.pinned = true;
+    const previous = this.activePin;
+    const next = previous === this.pins[0] ? this.pins[1] : this.pins[0];
+    this.run(next, 'BEGIN');
+    this.run(next, 'SELECT count(*) FROM sqlite_master');
+    this.activePin = next;
+    if (previous) this.run(previous, 'ROLLBACK');
   }
 
   unpinWal(): void {
-    if (!this.pinned) return;
-    this.pinned = false;
-    this.run(this.pin, 'ROLLBACK');
+    const previous = this.activePin;
+    if (!previous) return;
+    this.activePin = undefined;
+    this.run(previous, 'ROLLBACK');
   }
 
   get isWalPinned(): boolean {
-    return this.pinned;
+    return this.activePin !== undefined;
   }
 
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
@@ -126,9 +135,8 @@ export class LiveDb {
     return Number(this.checkpointer.pragma('data_version', { simple: true }));
   }
 
-  /** Runs a checkpoint; the WAL must be unpinned, or the pin's old snapshot would hold the backfill back. */
+  /** Runs a checkpoint. It backfills only up to the pin's snapshot, if one is held. */
   checkpoint(mode: CheckpointMode): CheckpointResult {
-    if (this.pinned) throw new Error('checkpoint while the WAL is pinned');
     const [row] = this.checkpointer.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
     return {
       busy: row!.busy !== 0,
@@ -167,8 +175,8 @@ export class LiveDb {
     this.locked = false;
     this.lock.close();
     this.checkpointer.close();
-    this.pinned = false;
-    this.pin.close();
+    this.activePin = undefined;
+    for (const pin of this.pins) pin.close();
   }
 
   private run(connection: Database.Database, sql: string): void {

@@ -35,31 +35,22 @@ export async function makeDirDurable(dirPath: string, mode: number): Promise<voi
   }
 }
 
-export interface AtomicWriter {
-  write(bytes: Uint8Array): Promise<void>;
-}
-
 /**
- * Writes `target` through `<target>.tmp`: the callback streams the content,
- * then the temp file is fsynced and renamed over the target, and the
- * directory fsynced. A crash leaves either the old target or the new one,
- * plus at most a `.tmp` that the next job removes.
+ * Writes `target` through `<target>.tmp`: the callback fills the temp file
+ * (positioned writes on its handle), then it is fsynced and renamed over the
+ * target, and the directory fsynced. A crash leaves either the old target or
+ * the new one, plus at most a `.tmp` that the next job removes.
  */
-export async function writeFileAtomic(
+export async function writeFileAtomic<T>(
   target: string,
   mode: number,
-  fill: (writer: AtomicWriter) => Promise<void>,
-): Promise<void> {
+  fill: (handle: fs.FileHandle) => Promise<T>,
+): Promise<T> {
   const tmpPath = target + TMP_SUFFIX;
   const handle = await fs.open(tmpPath, 'w', mode);
+  let result: T;
   try {
-    let position = 0;
-    await fill({
-      async write(bytes) {
-        await writeAll(handle, bytes, position);
-        position += bytes.byteLength;
-      },
-    });
+    result = await fill(handle);
     await handle.sync();
   } catch (error) {
     await handle.close();
@@ -69,10 +60,11 @@ export async function writeFileAtomic(
   await handle.close();
   await fs.rename(tmpPath, target);
   await fsyncDir(path.dirname(target));
+  return result;
 }
 
 export async function writeBytesAtomic(target: string, mode: number, bytes: Uint8Array): Promise<void> {
-  await writeFileAtomic(target, mode, (writer) => writer.write(bytes));
+  await writeFileAtomic(target, mode, (handle) => writeAll(handle, bytes, 0));
 }
 
 export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {

@@ -6,12 +6,28 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { readRange, writeFileAtomic } from '../fsx/atomic.js';
+import { readRange, writeAll, writeFileAtomic } from '../fsx/atomic.js';
 import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
-import type { ChainPoint } from '../wal/frames.js';
+import type { ChainPoint, WalkState } from '../wal/frames.js';
 import { chainStart } from '../wal/frames.js';
-import { copyWalRange, readWalFileHeader, walkWalFile } from './wal-file.js';
+import { copyCommitted, readWalFileHeader, walkWalFile } from './wal-file.js';
+
+export interface CopyCount {
+  readonly frameCount: number;
+  readonly transactionCount: number;
+  readonly byteCount: number;
+}
+
+export const NOTHING_COPIED: CopyCount = { frameCount: 0, transactionCount: 0, byteCount: 0 };
+
+export function addCounts(a: CopyCount, b: CopyCount): CopyCount {
+  return {
+    frameCount: a.frameCount + b.frameCount,
+    transactionCount: a.transactionCount + b.transactionCount,
+    byteCount: a.byteCount + b.byteCount,
+  };
+}
 
 /** What walsync knows about the end of the current shadow WAL. */
 export interface ShadowCursor {
@@ -79,32 +95,49 @@ export async function cutBackShadowWal(shadowPath: string, end: number): Promise
   }
 }
 
-/** Creates a shadow file holding bytes [0, end) of the real WAL, atomically. */
+/**
+ * Creates a shadow file, atomically, from the real WAL's header and every
+ * whole transaction after it; returns the walk of the copied frames.
+ */
 export async function createShadowWal(
   shadowPath: string,
   realWal: FileHandle,
-  end: number,
+  header: WalHeader,
   mode: number,
-): Promise<void> {
-  await writeFileAtomic(shadowPath, mode, async (writer) => {
-    const buffer = new Uint8Array(Math.min(end, 4 * 1024 * 1024));
-    for (let offset = 0; offset < end; ) {
-      const length = Math.min(buffer.byteLength, end - offset);
-      const chunk = await readRange(realWal, offset, length, buffer);
-      if (chunk.byteLength < length) throw new Error(`WAL ended at ${offset + chunk.byteLength} while copying up to ${end}`);
-      await writer.write(chunk);
-      offset += length;
-    }
+): Promise<WalkState> {
+  return writeFileAtomic(shadowPath, mode, async (handle) => {
+    await writeAll(handle, await readRange(realWal, 0, WAL_HEADER_SIZE), 0);
+    return copyCommitted(realWal, handle, header, chainStart(header));
   });
 }
 
-/** Appends bytes [from, to) of the real WAL at the same offsets of the shadow, then fsyncs. */
-export async function appendShadowWal(shadowPath: string, realWal: FileHandle, from: number, to: number): Promise<void> {
+/**
+ * Appends every transaction the real WAL committed after the cursor to the
+ * shadow file `shadowPath`, at the same offsets, and fsyncs. Writes only whole
+ * transactions and never truncates, so two writers copying the same WAL
+ * cycle write the same bytes.
+ */
+export async function appendCommittedFrames(
+  realWal: FileHandle,
+  shadowPath: string,
+  cursor: ShadowCursor,
+): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
   const handle = await fs.open(shadowPath, 'r+');
+  let walk: WalkState;
   try {
-    await copyWalRange(realWal, handle, from, to);
-    await handle.sync();
+    walk = await copyCommitted(realWal, handle, cursor.header, cursor.end);
+    if (walk.commitEnd.offset > cursor.end.offset) await handle.sync();
   } finally {
     await handle.close();
   }
+  if (walk.commitEnd.offset === cursor.end.offset) return { cursor, count: NOTHING_COPIED };
+  const lastFrame = await readLastFrame(realWal, cursor.header, walk.commitEnd.offset);
+  return {
+    cursor: { ...cursor, end: walk.commitEnd, lastFrame },
+    count: {
+      frameCount: walk.committedFrameCount,
+      transactionCount: walk.commitCount,
+      byteCount: walk.commitEnd.offset - cursor.end.offset,
+    },
+  };
 }

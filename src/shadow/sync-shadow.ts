@@ -13,24 +13,26 @@ import { generationFilePath, shadowWalDirPath, shadowWalPath } from '../layout.j
 import type { Logger } from '../log.js';
 import type { WalHeader } from '../wal/format.js';
 import { frameCountAt } from '../wal/format.js';
-import { chainStart } from '../wal/frames.js';
 import { describeHeaderChange, isWalRestartOf, sameWalHeader } from '../wal/header.js';
 import { formatIndex } from '../wal/pos.js';
 import type { CheckpointPolicy } from './checkpoint.js';
 import { checkpointAndRestart, checkpointModeFor } from './checkpoint.js';
+import { copyWithoutLock } from './unlocked-copy.js';
 import { listShadowIndexes, newGenerationId, readGeneration, writeGeneration } from './generation.js';
 import type { ShadowModes } from './permissions.js';
 import { readShadowModes } from './permissions.js';
-import type { ShadowCursor } from './shadow-wal.js';
+import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import {
-  appendShadowWal,
+  NOTHING_COPIED,
+  addCounts,
+  appendCommittedFrames,
   createShadowWal,
   cutBackShadowWal,
   damageReason,
   inspectShadowWal,
   readLastFrame,
 } from './shadow-wal.js';
-import { readWalFileHeader, readWalHeaderAt, walkWalFile } from './wal-file.js';
+import { readWalFileHeader, readWalHeaderAt } from './wal-file.js';
 
 export interface SyncShadowOptions {
   readonly metaDir: string;
@@ -63,9 +65,9 @@ interface SyncRun {
   readonly options: SyncShadowOptions;
   readonly modes: ShadowModes;
   readonly wal: FileHandle;
-  frameCount: number;
-  transactionCount: number;
-  byteCount: number;
+  /** Where the previous sync in this process (or this sync's unlocked copy) left the shadow. */
+  readonly cachedCursor?: ShadowCursor;
+  count: CopyCount;
   cutBackByteCount: number;
   newGenerationReason?: string;
 }
@@ -77,10 +79,20 @@ const MAX_HEADER_ATTEMPTS = 3;
 export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promise<SyncShadowResult> {
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
+  const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
   const { wal, header } = await lockWithWalHeader(db);
+  const lockedAt = process.hrtime.bigint();
   try {
     const removedTmpCount = await removeTmpFiles(options.metaDir);
-    const run: SyncRun = { db, options, modes, wal, frameCount: 0, transactionCount: 0, byteCount: 0, cutBackByteCount: 0 };
+    const run: SyncRun = {
+      db,
+      options,
+      modes,
+      wal,
+      cachedCursor: unlocked?.cursor ?? options.cursor,
+      count: unlocked?.count ?? NOTHING_COPIED,
+      cutBackByteCount: 0,
+    };
     const resolution = await resolveCursor(run, header);
     let cursor =
       resolution.kind === 'continue'
@@ -98,9 +110,9 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
       generationId: cursor.generationId,
       index: cursor.index,
       offset: cursor.end.offset,
-      frameCount: run.frameCount,
-      transactionCount: run.transactionCount,
-      byteCount: run.byteCount,
+      frameCount: run.count.frameCount,
+      transactionCount: run.count.transactionCount,
+      byteCount: run.count.byteCount,
       newGenerationReason: run.newGenerationReason,
       checkpoint,
       cutBackByteCount: run.cutBackByteCount,
@@ -110,6 +122,11 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   } finally {
     await wal.close();
     releaseLocks(db);
+    options.log.debug('write lock released', {
+      db: db.dbPath,
+      lockMs: Number(process.hrtime.bigint() - lockedAt) / 1e6,
+      unlockedBytes: unlocked?.count.byteCount ?? 0,
+    });
   }
 }
 
@@ -187,7 +204,8 @@ async function listGenerationDirs(metaDir: string): Promise<string[]> {
 
 /** The end of the newest shadow WAL of a generation, trusting this process's cursor when the file is as it left it. */
 async function readShadowEnd(run: SyncRun, generationId: string): Promise<Resolution> {
-  const { metaDir, cursor: cached } = run.options;
+  const { metaDir } = run.options;
+  const cached = run.cachedCursor;
   const indexes = await listShadowIndexes(metaDir, generationId);
   if (indexes.length === 0) {
     return { kind: 'diverged', reason: `shadow WAL of generation ${generationId} is missing (${shadowWalDirPath(metaDir, generationId)})` };
@@ -240,25 +258,17 @@ async function proveContinuity(run: SyncRun, cursor: ShadowCursor, walHeader: Wa
 
 /** Appends every transaction committed after the cursor to the current shadow WAL. */
 async function appendCommitted(run: SyncRun, cursor: ShadowCursor): Promise<ShadowCursor> {
-  const walk = await walkWalFile(run.wal, cursor.header, cursor.end);
-  if (walk.commitEnd.offset === cursor.end.offset) return cursor;
   const shadowPath = shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index);
-  await appendShadowWal(shadowPath, run.wal, cursor.end.offset, walk.commitEnd.offset);
-  run.frameCount += walk.committedFrameCount;
-  run.transactionCount += walk.commitCount;
-  run.byteCount += walk.commitEnd.offset - cursor.end.offset;
-  const lastFrame = await readLastFrame(run.wal, cursor.header, walk.commitEnd.offset);
-  return { ...cursor, end: walk.commitEnd, lastFrame };
+  const appended = await appendCommittedFrames(run.wal, shadowPath, cursor);
+  run.count = addCounts(run.count, appended.count);
+  return appended.cursor;
 }
 
 /** Starts shadow WAL `index` of a generation from the real WAL's header and committed frames. */
 async function createShadowIndex(run: SyncRun, generationId: string, index: number, header: WalHeader): Promise<ShadowCursor> {
-  const walk = await walkWalFile(run.wal, header, chainStart(header));
   await makeDirDurable(shadowWalDirPath(run.options.metaDir, generationId), run.modes.dirMode);
-  await createShadowWal(shadowWalPath(run.options.metaDir, generationId, index), run.wal, walk.commitEnd.offset, run.modes.fileMode);
-  run.frameCount += walk.committedFrameCount;
-  run.transactionCount += walk.commitCount;
-  run.byteCount += walk.commitEnd.offset;
+  const walk = await createShadowWal(shadowWalPath(run.options.metaDir, generationId, index), run.wal, header, run.modes.fileMode);
+  run.count = addCounts(run.count, { frameCount: walk.committedFrameCount, transactionCount: walk.commitCount, byteCount: walk.commitEnd.offset });
   const lastFrame = await readLastFrame(run.wal, header, walk.commitEnd.offset);
   return { generationId, index, header, end: walk.commitEnd, lastFrame };
 }

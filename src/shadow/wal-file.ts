@@ -69,21 +69,58 @@ export async function walkWalFile(
 }
 
 /** Copies bytes [from, to) of `source` to the same offsets of `target`. */
-export async function copyWalRange(
-  source: FileHandle,
-  target: FileHandle,
-  from: number,
-  to: number,
-  targetDelta = 0,
-  buffer: Uint8Array = new Uint8Array(Math.min(CHUNK_TARGET_SIZE, Math.max(to - from, 0))),
-): Promise<void> {
+async function copyWalRange(source: FileHandle, target: FileHandle, from: number, to: number): Promise<void> {
+  const buffer = new Uint8Array(Math.min(CHUNK_TARGET_SIZE, to - from));
   for (let offset = from; offset < to; ) {
     const length = Math.min(buffer.byteLength, to - offset);
     const chunk = await readRange(source, offset, length, buffer);
     if (chunk.byteLength < length) {
       throw new Error(`WAL ended at ${offset + chunk.byteLength} while copying up to ${to}`);
     }
-    await writeAll(target, chunk, offset + targetDelta);
+    await writeAll(target, chunk, offset);
     offset += length;
+  }
+}
+
+/**
+ * Walks `source` from `from` and writes its committed bytes to the same
+ * offsets of `target` in one pass: each chunk's bytes go out as soon as a
+ * commit frame covers them (the write overlapping the next read), and only a
+ * transaction spanning chunks is read a second time. Nothing after the last
+ * commit is ever written.
+ */
+export async function copyCommitted(
+  source: FileHandle,
+  target: FileHandle,
+  header: WalHeader,
+  from: ChainPoint,
+): Promise<WalkState> {
+  const chunkSize = chunkSizeFor(header.pageSize);
+  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  let state = startWalk(from);
+  let written = from.offset;
+  let writing: Promise<void> = Promise.resolve();
+  let writingBuffer: Uint8Array | undefined;
+  try {
+    for (let round = 0; ; round++) {
+      const chunkStart = state.validEnd.offset;
+      const buffer = buffers[round % 2]!;
+      if (writingBuffer === buffer) await writing;
+      const chunk = await readRange(source, chunkStart, chunkSize, buffer);
+      if (chunk.byteLength === 0) return state;
+      state = walkFrames(chunk, header, state);
+      const commitEnd = state.commitEnd.offset;
+      if (commitEnd > written) {
+        await writing;
+        if (written < chunkStart) await copyWalRange(source, target, written, chunkStart);
+        const start = Math.max(written, chunkStart);
+        writing = writeAll(target, chunk.subarray(start - chunkStart, commitEnd - chunkStart), start);
+        writingBuffer = buffer;
+        written = commitEnd;
+      }
+      if (state.stop !== 'end' || chunk.byteLength < chunkSize) return state;
+    }
+  } finally {
+    await writing;
   }
 }

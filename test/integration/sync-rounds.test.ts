@@ -58,4 +58,26 @@ describe('sync --once rounds', () => {
   it('20 rounds of a python3 app (another SQLite build) rebuild the database row for row', async (t) => {
     await roundTrip(t, 'python', 20);
   });
+
+  it('transactions larger than one 4 MiB read chunk are copied whole, byte for byte', async (t) => {
+    const dir = tempDir(t);
+    const dbPath = path.join(dir, 'app.db');
+    const app = await startApp({ dbPath, autocheckpoint: 0 });
+    t.after(() => app.close());
+    await app.insert(3);
+    const first = await runCli(['sync', '--once', dbPath]);
+    assert.equal(first.code, 0, first.stderr);
+    await app.insert(2500, { size: 4000, perTx: 2500 });
+    await app.insert(1500, { size: 4000, perTx: 1500 });
+    const second = await runCli(['sync', '--once', '--json', '--checkpoint-min-pages', '100000', dbPath]);
+    assert.equal(second.code, 0, second.stderr);
+    const summary = JSON.parse(second.stdout) as { transactions: number; bytes: number; newGeneration: boolean };
+    assert.equal(summary.newGeneration, false);
+    assert.equal(summary.transactions, 2);
+    assert.ok(summary.bytes > 12 * 1024 * 1024, `${summary.bytes} bytes`);
+    const [shadow] = await shadowFiles(dbPath, await currentGeneration(dbPath));
+    const wal = await fs.readFile(`${dbPath}-wal`);
+    assert.deepEqual(await fs.readFile(shadow!), wal.subarray(0, (await fs.stat(shadow!)).size));
+    assert.equal((await fs.stat(shadow!)).size, wal.length);
+  });
 });

@@ -1,0 +1,76 @@
+/**
+ * The bulk of a sync, done before taking the write lock so the app is held
+ * up only for the last few frames: copy what was committed since the
+ * previous sync, then checkpoint PASSIVE up to a fresh pin.
+ *
+ * Safe without the lock because the pin stops the WAL from restarting,
+ * committed frames never change inside one WAL cycle, and the shadow only
+ * grows by whole transactions equal to the WAL's bytes at the same offsets
+ * (two processes doing this write the same bytes). Anything unexpected is
+ * left for the locked sync to decide.
+ */
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { LiveDb } from '../db/live-db.js';
+import { shadowWalPath } from '../layout.js';
+import { frameCountAt } from '../wal/format.js';
+import { sameWalHeader } from '../wal/header.js';
+import type { CheckpointPolicy } from './checkpoint.js';
+import { checkpointModeFor } from './checkpoint.js';
+import { listShadowIndexes, readGeneration } from './generation.js';
+import type { CopyCount, ShadowCursor } from './shadow-wal.js';
+import { NOTHING_COPIED, addCounts, appendCommittedFrames } from './shadow-wal.js';
+import { readWalFileHeader } from './wal-file.js';
+
+/** Another round of unlocked copying is worth it while the last one found this much. */
+const QUIET_BYTE_COUNT = 1024 * 1024;
+const MAX_ROUNDS = 4;
+
+export async function copyWithoutLock(
+  db: LiveDb,
+  metaDir: string,
+  policy: CheckpointPolicy,
+  cursor: ShadowCursor,
+): Promise<{ cursor: ShadowCursor; count: CopyCount } | undefined> {
+  if (!db.isWalPinned || !(await shadowIsAsLeft(metaDir, cursor))) return undefined;
+  const wal = await fs.open(db.walPath, 'r');
+  try {
+    const head = await readWalFileHeader(wal);
+    if (head.kind !== 'ok' || !sameWalHeader(head.header, cursor.header)) return undefined;
+    const shadowPath = shadowWalPath(metaDir, cursor.generationId, cursor.index);
+    let copied = await copyUntilQuiet(wal, shadowPath, { cursor, count: NOTHING_COPIED });
+    if (checkpointModeFor(policy, frameCountAt(copied.cursor.end.offset, cursor.header.pageSize), 0)) {
+      // Backfill up to a fresh pin now, so the locked checkpoint has only the last frames left.
+      db.pinWal();
+      db.checkpoint('PASSIVE');
+      copied = await copyUntilQuiet(wal, shadowPath, copied);
+    }
+    return copied;
+  } finally {
+    await wal.close();
+  }
+}
+
+/** Copies again while the app keeps committing faster than a round takes, a few rounds at most. */
+async function copyUntilQuiet(
+  wal: FileHandle,
+  shadowPath: string,
+  from: { cursor: ShadowCursor; count: CopyCount },
+): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
+  let state = from;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const appended = await appendCommittedFrames(wal, shadowPath, state.cursor);
+    state = { cursor: appended.cursor, count: addCounts(state.count, appended.count) };
+    if (appended.count.byteCount < QUIET_BYTE_COUNT) break;
+  }
+  return state;
+}
+
+async function shadowIsAsLeft(metaDir: string, cursor: ShadowCursor): Promise<boolean> {
+  const lookup = await readGeneration(metaDir);
+  if (lookup.kind !== 'ok' || lookup.generationId !== cursor.generationId) return false;
+  const indexes = await listShadowIndexes(metaDir, cursor.generationId);
+  if (indexes[indexes.length - 1] !== cursor.index) return false;
+  const { size } = await fs.stat(shadowWalPath(metaDir, cursor.generationId, cursor.index));
+  return size === cursor.end.offset;
+}
