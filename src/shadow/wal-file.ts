@@ -96,18 +96,24 @@ export async function copyCommitted(
   from: ChainPoint,
 ): Promise<WalkState> {
   const chunkSize = chunkSizeFor(header.pageSize);
-  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  // One buffer being walked, one being read ahead, one being written.
+  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
   let state = startWalk(from);
   let written = from.offset;
   let writing: Promise<void> = Promise.resolve();
   let writingBuffer: Uint8Array | undefined;
+  let readStart = from.offset;
+  let reading = readRange(source, readStart, chunkSize, buffers[0]);
   try {
     for (let round = 0; ; round++) {
-      const chunkStart = state.validEnd.offset;
-      const buffer = buffers[round % 2]!;
-      if (writingBuffer === buffer) await writing;
-      const chunk = await readRange(source, chunkStart, chunkSize, buffer);
-      if (chunk.byteLength === 0) return state;
+      const chunk = await reading;
+      const chunkStart = readStart;
+      if (chunk.byteLength === 0) break;
+      const buffer = buffers[round % buffers.length]!;
+      const nextBuffer = buffers[(round + 1) % buffers.length]!;
+      if (writingBuffer === nextBuffer) await writing;
+      readStart = chunkStart + chunk.byteLength;
+      reading = chunk.byteLength === chunkSize ? readRange(source, readStart, chunkSize, nextBuffer) : Promise.resolve(new Uint8Array(0));
       state = walkFrames(chunk, header, state);
       const commitEnd = state.commitEnd.offset;
       if (commitEnd > written) {
@@ -118,9 +124,13 @@ export async function copyCommitted(
         writingBuffer = buffer;
         written = commitEnd;
       }
-      if (state.stop !== 'end' || chunk.byteLength < chunkSize) return state;
+      if (state.stop !== 'end' || chunk.byteLength < chunkSize) break;
     }
-  } finally {
-    await writing;
+  } catch (error) {
+    await Promise.allSettled([reading, writing]);
+    throw error;
   }
+  await Promise.allSettled([reading]);
+  await writing;
+  return state;
 }
