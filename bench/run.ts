@@ -75,7 +75,7 @@ async function copyThroughput(dir: string, dbPath: string, walSize: number): Pro
     return ms;
   });
   let syncMs = Infinity;
-  for (let trial = 0; trial < 3; trial++) {
+  for (let trial = 0; trial < 5; trial++) {
     fs.rmSync(metaDir, { recursive: true, force: true });
     syncMs = Math.min(syncMs, await inProcessSyncMs(dbPath));
   }
@@ -143,16 +143,19 @@ async function commitsFor(app: App, ms: number): Promise<number> {
   return commits;
 }
 
-async function commitThroughput(dir: string): Promise<Figure> {
-  const dbPath = path.join(dir, 'busy.db');
-  const app = await startApp({ dbPath });
+async function commitThroughput(dir: string, autocheckpoint?: number): Promise<Figure> {
+  const dbPath = path.join(dir, `busy-${autocheckpoint ?? 'default'}.db`);
+  const app = await startApp({ dbPath, autocheckpoint });
   const runMs = 5000;
   try {
     await commitsFor(app, 1000);
     const without: number[] = [];
     const withSync: number[] = [];
-    for (let trial = 0; trial < 2; trial++) {
+    for (let trial = 0; trial < 3; trial++) {
+      // Both sides start from an empty WAL, whatever the previous side left.
+      await app.checkpoint('TRUNCATE');
       without.push(await commitsFor(app, runMs));
+      await app.checkpoint('TRUNCATE');
       const walsync = spawn(process.execPath, [cliPath, 'sync', '--interval', '1s', dbPath], { stdio: 'ignore' });
       try {
         await sleep(500);
@@ -166,7 +169,7 @@ async function commitThroughput(dir: string): Promise<Figure> {
     const synced = Math.max(...withSync) / (runMs / 1000);
     const ratio = synced / bare;
     return {
-      name: 'app commit throughput with sync running',
+      name: `app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
       value: ratio,
       unit: 'x without',
       goal: '>= 0.95',
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
     }
     figures.push(await noopSync(dir));
     figures.push(await commitThroughput(dir));
+    figures.push(await commitThroughput(dir, 0));
     for (const figure of figures) {
       process.stdout.write(
         `bench: ${figure.name} ${figure.value.toFixed(2)} ${figure.unit} (goal ${figure.goal}) ${figure.pass ? 'PASS' : 'MISS'}\n       ${figure.raw}\n`,

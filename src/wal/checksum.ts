@@ -28,7 +28,20 @@ function checksumWords(words: Uint32Array, seed: Checksum): Checksum {
   let s0 = seed[0] | 0;
   let s1 = seed[1] | 0;
   const n = words.length;
-  for (let i = 0; i < n; i += 2) {
+  let i = 0;
+  // Unrolled: the loop runs over every byte of every synced page, and V8
+  // checks and branches less this way (about twice as fast).
+  for (; i + 8 <= n; i += 8) {
+    s0 = (s0 + words[i]! + s1) | 0;
+    s1 = (s1 + words[i + 1]! + s0) | 0;
+    s0 = (s0 + words[i + 2]! + s1) | 0;
+    s1 = (s1 + words[i + 3]! + s0) | 0;
+    s0 = (s0 + words[i + 4]! + s1) | 0;
+    s1 = (s1 + words[i + 5]! + s0) | 0;
+    s0 = (s0 + words[i + 6]! + s1) | 0;
+    s1 = (s1 + words[i + 7]! + s0) | 0;
+  }
+  for (; i < n; i += 2) {
     s0 = (s0 + words[i]! + s1) | 0;
     s1 = (s1 + words[i + 1]! + s0) | 0;
   }
