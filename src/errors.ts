@@ -13,7 +13,6 @@ export type WalsyncErrorCode =
   | 'META_UNWRITABLE'
   | 'WAL_CORRUPT'
   | 'SHADOW_MISSING'
-  | 'LOCKED'
   | 'IO'
   | 'VERIFY_MISMATCH';
 

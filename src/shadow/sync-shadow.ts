@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
 import { makeDirDurable, removeTmpFiles } from '../fsx/atomic.js';
-import { generationFilePath, shadowWalDirPath, shadowWalPath } from '../layout.js';
+import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { WalHeader } from '../wal/format.js';
 import { frameCountAt } from '../wal/format.js';
@@ -195,7 +195,7 @@ async function resolveCursor(run: SyncRun, walHeader: WalHeader): Promise<Resolu
 
 async function listGenerationDirs(metaDir: string): Promise<string[]> {
   try {
-    return await fs.readdir(`${metaDir}/generations`);
+    return await fs.readdir(generationsDirPath(metaDir));
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
