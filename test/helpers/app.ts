@@ -5,9 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
 import readline from 'node:readline';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AppCommand, AppOptions } from './app-protocol.js';
+import { tempDir } from './tmp.js';
 
 export type AppKind = 'node' | 'python';
 
@@ -82,4 +85,16 @@ export async function startApp(options: AppOptions & { kind?: AppKind }): Promis
       child.kill('SIGKILL');
     },
   };
+}
+
+/** A fresh temp dir with an app writing `app.db` in it; both go away when the test ends. */
+export async function startAppInTempDir(
+  t: TestContext,
+  options: Omit<AppOptions, 'dbPath'> & { kind?: AppKind } = {},
+): Promise<{ dir: string; dbPath: string; app: App }> {
+  const dir = tempDir(t);
+  const dbPath = path.join(dir, 'app.db');
+  const app = await startApp({ ...options, dbPath });
+  t.after(() => app.close());
+  return { dir, dbPath, app };
 }

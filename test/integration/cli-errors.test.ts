@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { startApp } from '../helpers/app.js';
+import { startApp, startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
 import { metaDirOf } from '../helpers/shadow.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -80,10 +80,7 @@ describe('bad input', () => {
   });
 
   it('a shadow path taken by a file: exit 2, one line naming it', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await fs.writeFile(metaDirOf(dbPath), '');
     const result = await runCli(['sync', '--once', dbPath]);
     assert.equal(result.code, 2);

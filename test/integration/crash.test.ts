@@ -7,10 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { collect, runCli, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables, listTmpFiles, metaDirOf, rebuildFromShadow, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const NO_CHECKPOINTS = ['--checkpoint-min-pages', '1000000', '--checkpoint-truncate-pages', '1000000', '--checkpoint-idle-interval', '0'];
 
@@ -30,10 +29,7 @@ async function killAtRandom(dbPath: string, flags: string[], maxDelayMs: number)
 
 describe('killed jobs', () => {
   it('sync --once killed with SIGKILL at random moments: each next run recovers and the rebuild matches', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.checkpoint('TRUNCATE');
     const basePath = path.join(dir, 'base.db');
     await fs.copyFile(dbPath, basePath);
@@ -57,10 +53,7 @@ describe('killed jobs', () => {
   });
 
   it('sync --once killed mid-checkpoint: the next run recovers and the shadow verifies', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const flags = ['--checkpoint-min-pages', '30'];
     for (let round = 0; round < 10; round++) {
       await app.insert(60, { size: 500 });
@@ -73,10 +66,7 @@ describe('killed jobs', () => {
   });
 
   it("a torn tail left by a killed append (frames after the last commit, a partial frame) is cut back, not kept", async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(3);
     const first = await syncJson(dbPath, NO_CHECKPOINTS);
     const [file] = await shadowFiles(dbPath, first.generation);
@@ -98,10 +88,7 @@ describe('killed jobs', () => {
   });
 
   it('leftover *.tmp files of a killed job are removed by the next run', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(3);
     const first = await syncJson(dbPath, NO_CHECKPOINTS);
     const metaDir = metaDirOf(dbPath);

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
 import { metaDirOf, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 interface Summary {
   generation: string;
@@ -31,10 +30,7 @@ async function syncOnce(dbPath: string, ...flags: string[]): Promise<{ summary: 
 }
 
 async function setup(t: import('node:test').TestContext, kind: 'node' | 'python' = 'node') {
-  const dir = tempDir(t);
-  const dbPath = path.join(dir, 'app.db');
-  const app = await startApp({ dbPath, kind, autocheckpoint: 0 });
-  t.after(() => app.close());
+  const { dir, dbPath, app } = await startAppInTempDir(t, { kind, autocheckpoint: 0 });
   return { dir, dbPath, app };
 }
 

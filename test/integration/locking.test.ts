@@ -5,12 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, listGenerations, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 async function syncJson(dbPath: string, ...flags: string[]) {
   const result = await runCli(['sync', '--once', '--json', ...flags, dbPath]);
@@ -20,10 +18,7 @@ async function syncJson(dbPath: string, ...flags: string[]) {
 
 describe('locking', () => {
   it('a transaction larger than the page cache is not in the shadow until it commits', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0, cacheSize: 10 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0, cacheSize: 10 });
     await app.insert(2);
     const before = await syncJson(dbPath);
     await app.beginHold(200, 2000);
@@ -45,10 +40,7 @@ describe('locking', () => {
   });
 
   it('an app holding the write lock past the busy timeout fails the run with exit 1 and one line saying it stayed busy', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0, kind: 'python' });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0, kind: 'python' });
     await app.insert(2);
     await syncJson(dbPath);
     await app.beginHold(1);
@@ -62,10 +54,7 @@ describe('locking', () => {
   });
 
   it('two sync --once started at the same moment both exit cleanly and leave a consistent shadow', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     for (let round = 0; round < 5; round++) {
       await app.insert(50, { size: 2000, perTx: 5 });
       const both = await Promise.all([0, 1].map(() => collect(spawnCli(['sync', '--once', '--checkpoint-min-pages', '60', dbPath]))));

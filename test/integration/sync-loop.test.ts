@@ -8,18 +8,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { collect, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables, listGenerations, rebuildFromShadow, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 describe('sync loop', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`keeps one generation while an app with default autocheckpoint writes, and on ${signal} syncs a last time and exits 0`, async (t) => {
-      const dir = tempDir(t);
-      const dbPath = path.join(dir, 'app.db');
-      const app = await startApp({ dbPath });
-      t.after(() => app.close());
+      const { dir, dbPath, app } = await startAppInTempDir(t);
       await app.checkpoint('TRUNCATE');
       const basePath = path.join(dir, 'base.db');
       await fs.copyFile(dbPath, basePath);
@@ -50,10 +46,7 @@ describe('sync loop', () => {
   }
 
   it('prints a text line only for syncs that changed something', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(2);
     const child = spawnCli(['sync', '--interval', '100ms', dbPath]);
     const done = collect(child);

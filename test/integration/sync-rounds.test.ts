@@ -9,16 +9,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppKind } from '../helpers/app.js';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { runCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables, integrityCheck, listGenerations, rebuildFromShadow, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 async function roundTrip(t: import('node:test').TestContext, kind: AppKind, rounds: number) {
-  const dir = tempDir(t);
-  const dbPath = path.join(dir, 'app.db');
-  const app = await startApp({ dbPath, kind, autocheckpoint: 0 });
-  t.after(() => app.close());
+  const { dir, dbPath, app } = await startAppInTempDir(t, { kind, autocheckpoint: 0 });
   await app.checkpoint('TRUNCATE');
   const basePath = path.join(dir, 'base.db');
   await fs.copyFile(dbPath, basePath);
@@ -60,10 +56,7 @@ describe('sync --once rounds', () => {
   });
 
   it('transactions larger than one 4 MiB read chunk are copied whole, byte for byte', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath, autocheckpoint: 0 });
-    t.after(() => app.close());
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(3);
     const first = await runCli(['sync', '--once', dbPath]);
     assert.equal(first.code, 0, first.stderr);

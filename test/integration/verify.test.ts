@@ -5,18 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startApp } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
 import { metaDirOf, shadowFiles } from '../helpers/shadow.js';
-import { tempDir } from '../helpers/tmp.js';
 
 async function syncedApp(t: import('node:test').TestContext) {
-  const dir = tempDir(t);
-  const dbPath = path.join(dir, 'app.db');
-  const app = await startApp({ dbPath, autocheckpoint: 0 });
-  t.after(() => app.close());
+  const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
   await app.insert(20);
   const first = await runCli(['sync', '--once', '--json', '--checkpoint-min-pages', '15', dbPath]);
   assert.equal(first.code, 0, first.stderr);
@@ -87,10 +82,7 @@ describe('verify', () => {
   });
 
   it('exits 2 with one line when there is nothing to verify', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = path.join(dir, 'app.db');
-    const app = await startApp({ dbPath });
-    t.after(() => app.close());
+    const { dbPath } = await startAppInTempDir(t);
     const result = await runCli(['verify', dbPath]);
     assert.equal(result.code, 2);
     assert.deepEqual(errorLines(result.stderr).length, 1);
