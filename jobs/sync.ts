@@ -1,9 +1,22 @@
-/** Job: copy newly committed WAL frames into the shadow WAL, checkpointing by policy. */
+/**
+ * Job: copy newly committed WAL frames into the shadow WAL (checkpointing by
+ * policy), then ship to every replica what it lacks. A failing replica fails
+ * the run after the others were served; the shadow keeps every byte a
+ * replica has not confirmed, and local shadow files go only once every
+ * replica holds them.
+ */
 import type { JobContext } from '../src/job.js';
+import type { ReplicateResult } from '../src/replica/replicate.js';
+import { deleteReplicatedShadow, replicate } from '../src/replica/replicate.js';
+import { listShadowIndexes } from '../src/shadow/generation.js';
 import type { SyncShadowResult } from '../src/shadow/sync-shadow.js';
 import { syncShadow } from '../src/shadow/sync-shadow.js';
 
-export async function run(ctx: JobContext): Promise<SyncShadowResult> {
+export interface SyncJobResult extends SyncShadowResult {
+  readonly replicas: readonly ReplicateResult[];
+}
+
+export async function run(ctx: JobContext): Promise<SyncJobResult> {
   const result = await syncShadow(ctx.db, {
     metaDir: ctx.metaDir,
     policy: ctx.policy,
@@ -11,5 +24,20 @@ export async function run(ctx: JobContext): Promise<SyncShadowResult> {
     cursor: ctx.state.cursor,
   });
   ctx.state.cursor = result.cursor;
-  return result;
+  const replicas: ReplicateResult[] = [];
+  let failure: unknown;
+  for (const target of ctx.replicas) {
+    try {
+      replicas.push(await replicate({ ...ctx, client: target.client, memory: target.memory, cursor: result.cursor }));
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== undefined) throw failure;
+  if (replicas.length > 0) {
+    const heldBelow = Math.min(...replicas.map((r) => r.position.index));
+    const indexes = await listShadowIndexes(ctx.metaDir, result.generationId);
+    await deleteReplicatedShadow(ctx.metaDir, result.generationId, indexes, heldBelow);
+  }
+  return { ...result, replicas };
 }

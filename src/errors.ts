@@ -14,6 +14,12 @@ export type WalsyncErrorCode =
   | 'WAL_CORRUPT'
   | 'SHADOW_MISSING'
   | 'IO'
+  | 'REPLICA_CORRUPT'
+  | 'REPLICA_IO'
+  | 'REPLICA_NOT_FOUND'
+  | 'RESTORE_GAP'
+  | 'OUTPUT_EXISTS'
+  | 'NO_BACKUPS'
   | 'VERIFY_MISMATCH';
 
 export class WalsyncError extends Error {
@@ -38,6 +44,7 @@ const usageCodes: ReadonlySet<WalsyncErrorCode> = new Set([
   'DB_INVALID',
   'META_UNWRITABLE',
   'SHADOW_MISSING',
+  'OUTPUT_EXISTS',
 ]);
 
 export function exitCodeFor(error: unknown): number {

@@ -9,10 +9,20 @@ import { defaultMetaDir } from './layout.js';
 import type { Logger } from './log.js';
 import type { CheckpointPolicy } from './shadow/checkpoint.js';
 import type { ShadowCursor } from './shadow/shadow-wal.js';
+import type { ReplicaClient } from './replica/client.js';
+import type { ReplicaMemory } from './replica/replicate.js';
+import { openReplica } from './replica/url.js';
+import { readShadowModes } from './shadow/permissions.js';
 
 export interface DbJobState {
   /** Where the previous sync left the shadow, so the next one need not re-read it. */
   cursor?: ShadowCursor;
+}
+
+/** A replica of this database, with what this process remembers of it. */
+export interface ReplicaTarget {
+  readonly client: ReplicaClient;
+  readonly memory: ReplicaMemory;
 }
 
 export interface JobContext {
@@ -21,6 +31,7 @@ export interface JobContext {
   readonly policy: CheckpointPolicy;
   readonly log: Logger;
   readonly state: DbJobState;
+  readonly replicas: readonly ReplicaTarget[];
   readonly signal?: AbortSignal;
 }
 
@@ -31,12 +42,14 @@ export interface OpenJobContextOptions {
   readonly log: Logger;
   /** Switch a rollback-journal database to WAL mode instead of refusing it (sync does, verify does not). */
   readonly switchToWal: boolean;
+  readonly replicaUrls?: readonly string[];
   readonly signal?: AbortSignal;
 }
 
 /** Opens the live database and everything a job needs; close the db when done. */
 export async function openJobContext(dbPath: string, options: OpenJobContextOptions): Promise<JobContext> {
   const absolutePath = path.resolve(dbPath);
+  const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
   const db = await LiveDb.open(absolutePath, {
     busyTimeoutMs: options.busyTimeoutMs,
     switchToWal: options.switchToWal,
@@ -48,6 +61,7 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     policy: options.policy,
     log: options.log,
     state: {},
+    replicas: (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} })),
     signal: options.signal,
   };
 }

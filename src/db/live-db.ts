@@ -106,6 +106,21 @@ export class LiveDb {
     return this.activePin !== undefined;
   }
 
+  /**
+   * Copies the database as the pin sees it into a new file, through SQLite's
+   * backup API: a consistent snapshot at the pinned position, read without
+   * opening the database file with plain fs calls (which would drop this
+   * process's POSIX locks on it when closed).
+   */
+  async backupPinned(destination: string): Promise<void> {
+    if (!this.activePin) throw new Error('backup without a pinned snapshot');
+    try {
+      await this.activePin.backup(destination);
+    } catch (error) {
+      throw new WalsyncError('IO', `${this.dbPath}: snapshot to ${destination} failed: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
   lockWrites(): void {
     if (this.locked) return;

@@ -6,6 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TMP_SUFFIX } from '../layout.js';
+
+const TMP_NAME = /\.tmp(-wal|-shm)?$/;
 import { isNotFound } from '../errors.js';
 
 export async function fsyncDir(dirPath: string): Promise<void> {
@@ -91,7 +93,7 @@ export async function readRange(
   return into.subarray(0, done);
 }
 
-/** Removes `*.tmp` debris of killed jobs anywhere under `dirPath`; returns how many. */
+/** Removes `*.tmp` debris of killed jobs (and the -wal/-shm of a temp database) anywhere under `dirPath`; returns how many. */
 export async function removeTmpFiles(dirPath: string): Promise<number> {
   let entries;
   try {
@@ -102,7 +104,7 @@ export async function removeTmpFiles(dirPath: string): Promise<number> {
   }
   let removed = 0;
   for (const entry of entries) {
-    if (entry.isFile() && entry.name.endsWith(TMP_SUFFIX)) {
+    if (entry.isFile() && TMP_NAME.test(entry.name)) {
       await fs.rm(path.join(entry.parentPath ?? entry.path, entry.name), { force: true });
       removed++;
     }

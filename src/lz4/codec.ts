@@ -1,0 +1,53 @@
+/**
+ * The LZ4 block codec and xxHash32, from maintained libraries: lz4js (the
+ * reference pure-JS LZ4 block coder, no native build) and xxhash-wasm.
+ * Only this module knows them; frame.ts builds the LZ4 frame format on top.
+ */
+import { createRequire } from 'node:module';
+import xxhash from 'xxhash-wasm';
+
+interface Lz4Js {
+  compressBound(size: number): number;
+  compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number;
+  decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number;
+}
+
+const lz4js = createRequire(import.meta.url)('lz4js') as Lz4Js;
+const HASH_TABLE_SIZE = 1 << 16;
+
+export interface Xxh32 {
+  update(bytes: Uint8Array): Xxh32;
+  digest(): number;
+}
+
+export interface Lz4Codec {
+  /** Compresses one independent block; returns the compressed bytes, or undefined when they would not be smaller. */
+  compressBlock(block: Uint8Array): Uint8Array | undefined;
+  /** Decompresses one block into `into`; returns the decompressed length. */
+  decompressBlock(compressed: Uint8Array, into: Uint8Array): number;
+  xxh32(bytes: Uint8Array): number;
+  createXxh32(): Xxh32;
+}
+
+let codec: Promise<Lz4Codec> | undefined;
+
+export function loadLz4Codec(): Promise<Lz4Codec> {
+  codec ??= xxhash().then((hasher) => {
+    const hashTable = new Uint32Array(HASH_TABLE_SIZE);
+    return {
+      compressBlock(block) {
+        const out = new Uint8Array(lz4js.compressBound(block.byteLength));
+        // Positions in the table are per block: every block is independent.
+        hashTable.fill(0);
+        const size = lz4js.compressBlock(block, out, 0, block.byteLength, hashTable);
+        return size > 0 && size < block.byteLength ? out.subarray(0, size) : undefined;
+      },
+      decompressBlock(compressed, into) {
+        return lz4js.decompressBlock(compressed, into, 0, compressed.byteLength, 0);
+      },
+      xxh32: (bytes) => hasher.h32Raw(bytes, 0) >>> 0,
+      createXxh32: () => hasher.create32(0) as Xxh32,
+    };
+  });
+  return codec;
+}

@@ -1,0 +1,206 @@
+/**
+ * The LZ4 frame format (github.com/lz4/lz4, doc/lz4_Frame_format.md), streamed
+ * so memory stays flat whatever the object size: every replica object is one
+ * frame with independent 4 MiB blocks and a content checksum, which
+ * `lz4 -d`, Litestream and any LZ4-frame codec read.
+ */
+import { WalsyncError } from '../errors.js';
+import type { Lz4Codec } from './codec.js';
+import { loadLz4Codec } from './codec.js';
+
+export const LZ4_FRAME_MAGIC = 0x184d2204;
+const FLG_VERSION = 0x40;
+const FLG_BLOCK_INDEPENDENT = 0x20;
+const FLG_BLOCK_CHECKSUM = 0x10;
+const FLG_CONTENT_SIZE = 0x08;
+const FLG_CONTENT_CHECKSUM = 0x04;
+const FLG_DICT_ID = 0x01;
+const BLOCK_SIZE_CODE_4MB = 7;
+const UNCOMPRESSED_BIT = 0x80000000;
+const BLOCK_MAX_SIZES: Record<number, number> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
+export const LZ4_BLOCK_SIZE = BLOCK_MAX_SIZES[BLOCK_SIZE_CODE_4MB]!;
+
+export interface Lz4FrameDescriptor {
+  readonly blockMaxSize: number;
+  readonly blockChecksum: boolean;
+  readonly contentChecksum: boolean;
+  /** Bytes from the magic number to the end of the header checksum. */
+  readonly headerSize: number;
+}
+
+export function formatLz4FrameHeader(codec: Lz4Codec): Uint8Array {
+  const header = new Uint8Array(7);
+  new DataView(header.buffer).setUint32(0, LZ4_FRAME_MAGIC, true);
+  header[4] = FLG_VERSION | FLG_BLOCK_INDEPENDENT | FLG_CONTENT_CHECKSUM;
+  header[5] = BLOCK_SIZE_CODE_4MB << 4;
+  header[6] = (codec.xxh32(header.subarray(4, 6)) >>> 8) & 0xff;
+  return header;
+}
+
+/** Parses a frame header from its first bytes; `needed` asks for more when they are too few. */
+export function parseLz4FrameHeader(
+  bytes: Uint8Array,
+  codec: Lz4Codec,
+): { ok: true; descriptor: Lz4FrameDescriptor } | { ok: false; needed: number } | { ok: false; reason: string } {
+  if (bytes.byteLength < 7) return { ok: false, needed: 7 };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, true);
+  if (magic !== LZ4_FRAME_MAGIC) return { ok: false, reason: `not an LZ4 frame (magic 0x${magic.toString(16)})` };
+  const flg = bytes[4]!;
+  if ((flg & 0xc0) !== FLG_VERSION) return { ok: false, reason: `unsupported LZ4 frame version in flags 0x${flg.toString(16)}` };
+  const headerSize = 7 + (flg & FLG_CONTENT_SIZE ? 8 : 0) + (flg & FLG_DICT_ID ? 4 : 0);
+  if (bytes.byteLength < headerSize) return { ok: false, needed: headerSize };
+  const blockMaxSize = BLOCK_MAX_SIZES[(bytes[5]! >> 4) & 0x7];
+  if (blockMaxSize === undefined) return { ok: false, reason: `bad LZ4 block size code in 0x${bytes[5]!.toString(16)}` };
+  const checksum = (codec.xxh32(bytes.subarray(4, headerSize - 1)) >>> 8) & 0xff;
+  if (checksum !== bytes[headerSize - 1]) return { ok: false, reason: 'LZ4 frame header checksum mismatch' };
+  return {
+    ok: true,
+    descriptor: {
+      blockMaxSize,
+      blockChecksum: (flg & FLG_BLOCK_CHECKSUM) !== 0,
+      contentChecksum: (flg & FLG_CONTENT_CHECKSUM) !== 0,
+      headerSize,
+    },
+  };
+}
+
+function u32le(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value >>> 0, true);
+  return bytes;
+}
+
+/** Compresses a byte stream into one LZ4 frame, one 4 MiB block at a time. */
+export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const codec = await loadLz4Codec();
+  const content = codec.createXxh32();
+  const block = new Uint8Array(LZ4_BLOCK_SIZE);
+  let filled = 0;
+  yield formatLz4FrameHeader(codec);
+  const flush = function* (): Generator<Uint8Array> {
+    const data = block.subarray(0, filled);
+    content.update(data);
+    const compressed = codec.compressBlock(data);
+    if (compressed) {
+      yield u32le(compressed.byteLength);
+      yield compressed;
+    } else {
+      yield u32le(UNCOMPRESSED_BIT | data.byteLength);
+      yield Uint8Array.from(data);
+    }
+    filled = 0;
+  };
+  for await (const chunk of source) {
+    for (let at = 0; at < chunk.byteLength; ) {
+      const take = Math.min(chunk.byteLength - at, LZ4_BLOCK_SIZE - filled);
+      block.set(chunk.subarray(at, at + take), filled);
+      filled += take;
+      at += take;
+      if (filled === LZ4_BLOCK_SIZE) yield* flush();
+    }
+  }
+  if (filled > 0) yield* flush();
+  yield u32le(0);
+  yield u32le(content.digest());
+}
+
+/**
+ * Decompresses one LZ4 frame from a byte stream, checking the header, block
+ * and content checksums. `name` (the object) starts every error message.
+ */
+export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
+  const codec = await loadLz4Codec();
+  const reader = new ByteReader(source[Symbol.asyncIterator]());
+  const fail = (reason: string) => new WalsyncError('REPLICA_CORRUPT', `${name}: ${reason}`);
+  let head = await reader.read(7);
+  let parsed = parseLz4FrameHeader(head, codec);
+  if (!parsed.ok && 'needed' in parsed && head.byteLength === 7) {
+    head = concat(head, await reader.read(parsed.needed - 7));
+    parsed = parseLz4FrameHeader(head, codec);
+  }
+  if (!parsed.ok) throw fail('needed' in parsed ? 'truncated LZ4 frame header' : parsed.reason);
+  const { descriptor } = parsed;
+  const content = codec.createXxh32();
+  const output = new Uint8Array(descriptor.blockMaxSize);
+  for (;;) {
+    const sizeBytes = await reader.read(4);
+    if (sizeBytes.byteLength < 4) throw fail('truncated LZ4 frame (no end mark)');
+    const word = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true);
+    if (word === 0) break;
+    const size = word & ~UNCOMPRESSED_BIT;
+    if (size > descriptor.blockMaxSize) throw fail(`LZ4 block of ${size} bytes exceeds the frame's ${descriptor.blockMaxSize}`);
+    const data = await reader.read(size);
+    if (data.byteLength < size) throw fail('truncated LZ4 block');
+    if (descriptor.blockChecksum) {
+      const stored = await reader.read(4);
+      if (stored.byteLength < 4 || new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) !== codec.xxh32(data)) {
+        throw fail('LZ4 block checksum mismatch');
+      }
+    }
+    const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
+    content.update(block);
+    yield Uint8Array.from(block);
+  }
+  if (descriptor.contentChecksum) {
+    const stored = await reader.read(4);
+    if (stored.byteLength < 4) throw fail('truncated LZ4 frame (no content checksum)');
+    if (new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) !== content.digest() >>> 0) {
+      throw fail('LZ4 content checksum mismatch');
+    }
+  }
+  if (!(await reader.atEnd())) throw fail('unexpected bytes after the LZ4 frame');
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+/** Exact-length reads over a stream of chunks, copying each byte at most once more. */
+class ByteReader {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private done = false;
+
+  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+
+  /** Reads `length` bytes, or fewer only at the end of the stream. */
+  async read(length: number): Promise<Uint8Array> {
+    while (this.buffered < length && !this.done) {
+      const next = await this.source.next();
+      if (next.done) this.done = true;
+      else if (next.value.byteLength > 0) {
+        this.chunks.push(next.value);
+        this.buffered += next.value.byteLength;
+      }
+    }
+    const size = Math.min(length, this.buffered);
+    const first = this.chunks[0];
+    if (first && first.byteLength >= size) {
+      this.take(first, size);
+      return first.subarray(0, size);
+    }
+    const out = new Uint8Array(size);
+    for (let filled = 0; filled < size; ) {
+      const chunk = this.chunks[0]!;
+      const part = Math.min(chunk.byteLength, size - filled);
+      out.set(chunk.subarray(0, part), filled);
+      this.take(chunk, part);
+      filled += part;
+    }
+    return out;
+  }
+
+  async atEnd(): Promise<boolean> {
+    return (await this.read(1)).byteLength === 0;
+  }
+
+  private take(chunk: Uint8Array, size: number): void {
+    this.buffered -= size;
+    if (size === chunk.byteLength) this.chunks.shift();
+    else this.chunks[0] = chunk.subarray(size);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * What walsync needs from a replica backend (a directory, an S3 bucket).
+ * Bodies are the stored bytes (LZ4 frames); compression happens above.
+ * Listings ignore foreign names and are sorted by (index, offset), whatever
+ * order the backend returned them in.
+ */
+
+export interface SnapshotInfo {
+  readonly generationId: string;
+  readonly index: number;
+  /** Stored (compressed) size in bytes. */
+  readonly size: number;
+  readonly createdAt: Date;
+}
+
+export interface WalSegmentInfo {
+  readonly generationId: string;
+  readonly index: number;
+  readonly offset: number;
+  /** Stored (compressed) size in bytes. */
+  readonly size: number;
+  readonly createdAt: Date;
+}
+
+export type Body = AsyncIterable<Uint8Array>;
+
+export interface ReplicaClient {
+  /** The replica as the user named it, for messages. */
+  readonly url: string;
+  listGenerations(): Promise<string[]>;
+  listSnapshots(generationId: string): Promise<SnapshotInfo[]>;
+  listWalSegments(generationId: string): Promise<WalSegmentInfo[]>;
+  writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo>;
+  readSnapshot(generationId: string, index: number): Body;
+  writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo>;
+  readWalSegment(generationId: string, index: number, offset: number): Body;
+  deleteSnapshot(generationId: string, index: number): Promise<void>;
+  deleteWalSegment(generationId: string, index: number, offset: number): Promise<void>;
+  deleteGeneration(generationId: string): Promise<void>;
+}
+
+export function compareSegments(a: { index: number; offset: number }, b: { index: number; offset: number }): number {
+  return a.index - b.index || a.offset - b.offset;
+}

@@ -1,0 +1,152 @@
+/**
+ * A replica in a directory (a backup disk, an NFS mount). Every object is
+ * written as `<name>.tmp`, fsynced, renamed and its directory fsynced, so a
+ * killed upload leaves no half object under a real name.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
+import { makeDirDurable, writeAll, writeFileAtomic } from '../fsx/atomic.js';
+import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
+import { compareSegments } from './client.js';
+import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
+
+const GENERATION_ID = /^[0-9a-f]{16}$/;
+
+export interface FileReplicaOptions {
+  readonly fileMode: number;
+  readonly dirMode: number;
+}
+
+export class FileReplicaClient implements ReplicaClient {
+  readonly url: string;
+
+  constructor(
+    readonly root: string,
+    private readonly options: FileReplicaOptions = { fileMode: 0o600, dirMode: 0o700 },
+  ) {
+    this.url = `file://${root}`;
+  }
+
+  async listGenerations(): Promise<string[]> {
+    return (await this.readDir('generations')).filter((name) => GENERATION_ID.test(name)).sort();
+  }
+
+  async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
+    const infos: SnapshotInfo[] = [];
+    for (const name of await this.readDir(snapshotsKey(generationId))) {
+      const index = parseSnapshotName(name);
+      if (index === undefined) continue;
+      const stats = await this.statObject(`${snapshotsKey(generationId)}/${name}`);
+      if (stats) infos.push({ generationId, index, size: stats.size, createdAt: stats.mtime });
+    }
+    return infos.sort((a, b) => a.index - b.index);
+  }
+
+  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
+    const infos: WalSegmentInfo[] = [];
+    for (const name of await this.readDir(walSegmentsKey(generationId))) {
+      const parsed = parseWalSegmentName(name);
+      if (!parsed) continue;
+      const stats = await this.statObject(`${walSegmentsKey(generationId)}/${name}`);
+      if (stats) infos.push({ generationId, ...parsed, size: stats.size, createdAt: stats.mtime });
+    }
+    return infos.sort(compareSegments);
+  }
+
+  async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {
+    const { size, createdAt } = await this.writeObject(snapshotKey(generationId, index), body);
+    return { generationId, index, size, createdAt };
+  }
+
+  readSnapshot(generationId: string, index: number): Body {
+    return this.readObject(snapshotKey(generationId, index));
+  }
+
+  async writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo> {
+    const { size, createdAt } = await this.writeObject(walSegmentKey(generationId, index, offset), body);
+    return { generationId, index, offset, size, createdAt };
+  }
+
+  readWalSegment(generationId: string, index: number, offset: number): Body {
+    return this.readObject(walSegmentKey(generationId, index, offset));
+  }
+
+  async deleteSnapshot(generationId: string, index: number): Promise<void> {
+    await this.removeObject(snapshotKey(generationId, index));
+  }
+
+  async deleteWalSegment(generationId: string, index: number, offset: number): Promise<void> {
+    await this.removeObject(walSegmentKey(generationId, index, offset));
+  }
+
+  async deleteGeneration(generationId: string): Promise<void> {
+    await this.io(generationKey(generationId), () => fs.rm(this.pathOf(generationKey(generationId)), { recursive: true, force: true }));
+  }
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  private async readDir(key: string): Promise<string[]> {
+    try {
+      return await fs.readdir(this.pathOf(key));
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw this.fail(key, error);
+    }
+  }
+
+  private async statObject(key: string) {
+    try {
+      return await fs.stat(this.pathOf(key));
+    } catch (error) {
+      // Deleted between the listing and the stat (retention running elsewhere).
+      if (isNotFound(error)) return undefined;
+      throw this.fail(key, error);
+    }
+  }
+
+  private async writeObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
+    const target = this.pathOf(key);
+    return this.io(key, async () => {
+      await makeDirDurable(path.dirname(target), this.options.dirMode);
+      await writeFileAtomic(target, this.options.fileMode, async (handle) => {
+        let position = 0;
+        for await (const chunk of body) {
+          await writeAll(handle, chunk, position);
+          position += chunk.byteLength;
+        }
+      });
+      const stats = await fs.stat(target);
+      return { size: stats.size, createdAt: stats.mtime };
+    });
+  }
+
+  private async *readObject(key: string): Body {
+    try {
+      for await (const chunk of createReadStream(this.pathOf(key), { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+    } catch (error) {
+      if (isNotFound(error)) throw new WalsyncError('REPLICA_NOT_FOUND', `${this.url}/${key}: no such object`, { cause: error });
+      throw this.fail(key, error);
+    }
+  }
+
+  private async removeObject(key: string): Promise<void> {
+    await this.io(key, () => fs.rm(this.pathOf(key), { force: true }));
+  }
+
+  private async io<T>(key: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof WalsyncError) throw error;
+      throw this.fail(key, error);
+    }
+  }
+
+  private fail(key: string, error: unknown): WalsyncError {
+    return new WalsyncError('REPLICA_IO', `${this.url}/${key}: ${systemErrorCode(error) ?? messageOf(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Where a replica's copy of a generation ends, derived from what it holds:
+ * the last WAL segment's offset plus its decompressed length. Kept in memory
+ * between syncs by a long-running process; derived again on start and after
+ * any error, so a killed upload never leaves a gap or an overlap.
+ */
+import { decodeLz4Frame } from '../lz4/frame.js';
+import type { Pos } from '../wal/pos.js';
+import type { ReplicaClient, WalSegmentInfo } from './client.js';
+import { walSegmentKey } from './layout.js';
+
+export async function decodedLength(client: ReplicaClient, segment: WalSegmentInfo): Promise<number> {
+  let length = 0;
+  const name = `${client.url}/${walSegmentKey(segment.generationId, segment.index, segment.offset)}`;
+  for await (const chunk of decodeLz4Frame(client.readWalSegment(segment.generationId, segment.index, segment.offset), name)) {
+    length += chunk.byteLength;
+  }
+  return length;
+}
+
+/** The replica's end for a generation, or undefined when it holds no WAL segment of it. */
+export async function readReplicaPosition(client: ReplicaClient, generationId: string): Promise<Pos | undefined> {
+  const segments = await client.listWalSegments(generationId);
+  const last = segments[segments.length - 1];
+  if (!last) return undefined;
+  return { generationId, index: last.index, offset: last.offset + (await decodedLength(client, last)) };
+}

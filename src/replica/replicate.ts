@@ -1,0 +1,127 @@
+/**
+ * Ships the shadow to a replica: a snapshot when the replica has none for
+ * the current generation, then the WAL bytes it lacks, at most one segment
+ * per index per run, each ending on a commit frame. The replica's position
+ * comes from the replica itself (or this process's memory of it), so a run
+ * killed mid-upload is followed by one that resumes without gap or overlap.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import type { LiveDb } from '../db/live-db.js';
+import { isNotFound } from '../errors.js';
+import { shadowWalPath } from '../layout.js';
+import type { Logger } from '../log.js';
+import { encodeLz4Frame } from '../lz4/frame.js';
+import type { ShadowCursor } from '../shadow/shadow-wal.js';
+import type { Pos } from '../wal/pos.js';
+import { formatIndex } from '../wal/pos.js';
+import type { ReplicaClient } from './client.js';
+import { readReplicaPosition } from './position.js';
+import { uploadSnapshot } from './snapshot.js';
+
+/** What a long-running process remembers about one replica between runs. */
+export interface ReplicaMemory {
+  /** Set only after a run that left the replica with a snapshot and every segment up to here. */
+  position?: Pos;
+}
+
+export interface ReplicateResult {
+  readonly replica: string;
+  readonly generationId: string;
+  readonly snapshotIndex?: number;
+  readonly segmentCount: number;
+  /** Uncompressed WAL bytes shipped. */
+  readonly byteCount: number;
+  readonly position: Pos;
+}
+
+export interface ReplicateContext {
+  readonly db: LiveDb;
+  readonly metaDir: string;
+  readonly client: ReplicaClient;
+  readonly cursor: ShadowCursor;
+  readonly log: Logger;
+  readonly memory: ReplicaMemory;
+}
+
+export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult> {
+  const { client, cursor, memory } = ctx;
+  const generationId = cursor.generationId;
+  try {
+    const remembered = memory.position?.generationId === generationId ? memory.position : undefined;
+    let position = remembered;
+    let snapshotIndex: number | undefined;
+    if (!remembered) {
+      position = await readReplicaPosition(client, generationId);
+      const snapshots = await client.listSnapshots(generationId);
+      if (snapshots.length === 0) {
+        const snapshot = await uploadSnapshot(ctx.db, client, ctx.metaDir, generationId, cursor.index);
+        snapshotIndex = snapshot.index;
+        ctx.log.info('snapshot', {
+          db: ctx.db.dbPath,
+          generation: generationId,
+          replica: client.url,
+          index: formatIndex(snapshot.index),
+          bytes: snapshot.databaseSize,
+        });
+      }
+      position ??= { generationId, index: snapshotIndex ?? snapshots[0]!.index, offset: 0 };
+    }
+    const shipped = await shipSegments(ctx, position!);
+    memory.position = shipped.position;
+    return { replica: client.url, generationId, snapshotIndex, ...shipped };
+  } catch (error) {
+    // Whatever the replica holds now is read back from it next time.
+    memory.position = undefined;
+    throw error;
+  }
+}
+
+async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<{ segmentCount: number; byteCount: number; position: Pos }> {
+  const { cursor, client, metaDir } = ctx;
+  let position = from;
+  let segmentCount = 0;
+  let byteCount = 0;
+  for (let index = from.index; index <= cursor.index; index++) {
+    const shadowPath = shadowWalPath(metaDir, cursor.generationId, index);
+    const end = index === cursor.index ? cursor.end.offset : await sizeOf(shadowPath);
+    if (end === undefined) {
+      // Deleted locally once every replica held it whole: nothing left to ship.
+      if (index === position.index) continue;
+      ctx.log.warn('shadow WAL missing for replica', { db: ctx.db.dbPath, generation: cursor.generationId, replica: client.url, index: formatIndex(index) });
+      break;
+    }
+    const start = index === position.index ? position.offset : 0;
+    if (end > start) {
+      const body = encodeLz4Frame(createReadStream(shadowPath, { start, end: end - 1, highWaterMark: 1024 * 1024 }));
+      await client.writeWalSegment(cursor.generationId, index, start, body);
+      segmentCount++;
+      byteCount += end - start;
+    }
+    position = { generationId: cursor.generationId, index, offset: Math.max(end, start) };
+  }
+  return { segmentCount, byteCount, position };
+}
+
+async function sizeOf(filePath: string): Promise<number | undefined> {
+  try {
+    return (await fs.stat(filePath)).size;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Deletes the current generation's shadow WAL files below `index`: every
+ * replica holds them whole once all their positions have moved past them.
+ */
+export async function deleteReplicatedShadow(metaDir: string, generationId: string, indexes: number[], belowIndex: number): Promise<number> {
+  let deleted = 0;
+  for (const index of indexes) {
+    if (index >= belowIndex) continue;
+    await fs.rm(shadowWalPath(metaDir, generationId, index), { force: true });
+    deleted++;
+  }
+  return deleted;
+}

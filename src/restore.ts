@@ -1,0 +1,189 @@
+/**
+ * Restore (../shared/spec/replica-format.md, "Restore, in short"): pick the
+ * generation and the newest snapshot at or before the target, replay WAL
+ * indexes in order through SQLite's own checkpoint, check integrity, and only
+ * then rename into place. Everything streams through temp files next to the
+ * output, so memory stays flat whatever the database size, and a half
+ * restored file never appears at the output path.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { WalsyncError, isNotFound, messageOf } from './errors.js';
+import { fsyncDir, writeAll } from './fsx/atomic.js';
+import { decodeLz4Frame } from './lz4/frame.js';
+import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
+import { snapshotKey, walSegmentKey } from './replica/layout.js';
+import { selectRestorePlan } from './restore-plan.js';
+import type { RestorePlan, RestoreTarget } from './restore-plan.js';
+
+export interface RestoreOptions extends RestoreTarget {
+  readonly client: ReplicaClient;
+  readonly outputPath: string;
+  readonly ifDbNotExists?: boolean;
+  readonly ifReplicaExists?: boolean;
+  /** Called as bytes are written, for a progress line on a terminal. */
+  readonly onProgress?: (progress: RestoreProgress) => void;
+}
+
+export interface RestoreProgress {
+  readonly byteCount: number;
+  readonly objectCount: number;
+  readonly totalObjectCount: number;
+}
+
+export type RestoreResult =
+  | { readonly restored: true; readonly outputPath: string; readonly plan: RestorePlan; readonly byteCount: number }
+  | { readonly restored: false; readonly reason: string };
+
+export async function restore(options: RestoreOptions): Promise<RestoreResult> {
+  const outputPath = path.resolve(options.outputPath);
+  if (await exists(outputPath)) {
+    if (options.ifDbNotExists) return { restored: false, reason: `${outputPath} already exists` };
+    throw new WalsyncError('OUTPUT_EXISTS', `${outputPath}: already exists (restore never overwrites; use --if-db-not-exists to skip)`);
+  }
+  const plan = await selectRestorePlan(options.client, options);
+  if (!plan) {
+    if (options.ifReplicaExists) return { restored: false, reason: `no backups found in ${options.client.url}` };
+    throw new WalsyncError('NO_BACKUPS', `${options.client.url}: no backups found${describeTarget(options)}`);
+  }
+  const tmpPath = `${outputPath}.tmp`;
+  await removeDatabaseFiles(tmpPath);
+  try {
+    const progress = new ProgressCounter(plan, options.onProgress);
+    await writeStream(tmpPath, decode(options.client, plan.snapshot), progress);
+    for (const segments of plan.walIndexes) await applyWalIndex(options.client, tmpPath, segments, progress);
+    checkIntegrity(tmpPath, plan);
+    await fs.rename(tmpPath, outputPath);
+    await fsyncDir(path.dirname(outputPath));
+    return { restored: true, outputPath, plan, byteCount: progress.byteCount };
+  } finally {
+    await removeDatabaseFiles(tmpPath);
+  }
+}
+
+function describeTarget(target: RestoreTarget): string {
+  if (target.generationId) return ` for generation ${target.generationId}`;
+  if (target.timestamp) return ` at or before ${target.timestamp.toISOString()}`;
+  return '';
+}
+
+class ProgressCounter {
+  byteCount = 0;
+  objectCount = 0;
+
+  constructor(
+    private readonly plan: RestorePlan,
+    private readonly report?: (progress: RestoreProgress) => void,
+  ) {}
+
+  add(bytes: number): void {
+    this.byteCount += bytes;
+    this.emit();
+  }
+
+  objectDone(): void {
+    this.objectCount++;
+    this.emit();
+  }
+
+  private emit(): void {
+    const totalObjectCount = 1 + this.plan.walIndexes.reduce((n, segments) => n + segments.length, 0);
+    this.report?.({ byteCount: this.byteCount, objectCount: this.objectCount, totalObjectCount });
+  }
+}
+
+function decode(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): Body {
+  if ('offset' in object) {
+    const name = `${client.url}/${walSegmentKey(object.generationId, object.index, object.offset)}`;
+    return decodeLz4Frame(client.readWalSegment(object.generationId, object.index, object.offset), name);
+  }
+  return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), `${client.url}/${snapshotKey(object.generationId, object.index)}`);
+}
+
+async function writeStream(filePath: string, body: Body, progress: ProgressCounter): Promise<number> {
+  const handle = await fs.open(filePath, 'w', 0o600);
+  let position = 0;
+  try {
+    for await (const chunk of body) {
+      await writeAll(handle, chunk, position);
+      position += chunk.byteLength;
+      progress.add(chunk.byteLength);
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  progress.objectDone();
+  return position;
+}
+
+/**
+ * Concatenates one index's segments into `<db>-wal` — each must start where
+ * the previous one ended — and lets SQLite checkpoint it into the database.
+ */
+async function applyWalIndex(client: ReplicaClient, dbPath: string, segments: WalSegmentInfo[], progress: ProgressCounter): Promise<void> {
+  const walPath = `${dbPath}-wal`;
+  const handle = await fs.open(walPath, 'w', 0o600);
+  try {
+    let length = 0;
+    for (const segment of segments) {
+      if (segment.offset !== length) {
+        const missing = walSegmentKey(segment.generationId, segment.index, length);
+        throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
+      }
+      for await (const chunk of decode(client, segment)) {
+        await writeAll(handle, chunk, length);
+        length += chunk.byteLength;
+        progress.add(chunk.byteLength);
+      }
+      progress.objectDone();
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rm(`${dbPath}-shm`, { force: true });
+  checkpointInto(dbPath, segments[segments.length - 1]!, client);
+}
+
+function checkpointInto(dbPath: string, lastSegment: WalSegmentInfo, client: ReplicaClient): void {
+  const db = new Database(dbPath);
+  try {
+    const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+    if (row!.busy !== 0 || row!.log !== row!.checkpointed) {
+      throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(lastSegment.generationId, lastSegment.index, lastSegment.offset)}: WAL index could not be applied`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function checkIntegrity(dbPath: string, plan: RestorePlan): void {
+  const db = new Database(dbPath, { readonly: true });
+  let result: string;
+  try {
+    result = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).join('; ');
+  } catch (error) {
+    result = messageOf(error);
+  } finally {
+    db.close();
+  }
+  if (result !== 'ok') {
+    throw new WalsyncError('REPLICA_CORRUPT', `${plan.lastObjectName}: integrity check failed after applying it: ${result}`);
+  }
+}
+
+async function removeDatabaseFiles(dbPath: string): Promise<void> {
+  await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => fs.rm(dbPath + suffix, { force: true })));
+}
+
+async function exists(filePath: string): Promise<boolean> {
+  try {
+    await fs.lstat(filePath);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
