@@ -67,7 +67,7 @@ export function requireDb(args: DbArgs): string {
 export async function openFromArgs(
   args: DbArgs,
   log: Logger,
-  options: { switchToWal: boolean; signal?: AbortSignal },
+  options: { switchToWal: boolean; replicaUrls?: readonly string[]; signal?: AbortSignal },
 ): Promise<JobContext> {
   const policy = policyFrom(args);
   const busyTimeoutMs = durationArg('busy-timeout', args['busy-timeout']);
@@ -77,6 +77,7 @@ export async function openFromArgs(
     busyTimeoutMs,
     log,
     switchToWal: options.switchToWal,
+    replicaUrls: options.replicaUrls,
     signal: options.signal,
   });
 }

@@ -5,6 +5,10 @@ export interface CliIo {
   readonly log: Logger;
   stdout(line: string): void;
   stderr(line: string): void;
+  /** Whether stderr is a terminal, where progress lines are shown. */
+  readonly isTerminal: boolean;
+  /** Rewrites the progress line on the terminal; '' clears it. */
+  progress(line: string): void;
   /** Calls `handler` on SIGINT/SIGTERM; returns a function that removes it. */
   onSignals(handler: (signal: string) => void): () => void;
 }

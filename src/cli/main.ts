@@ -11,6 +11,14 @@ import { createLogger } from '../log.js';
 import type { CliIo } from './io.js';
 import { syncBuilder, syncCommand } from './commands/sync.js';
 import type { SyncArgs } from './commands/sync.js';
+import { listBuilder, listCommand } from './commands/list.js';
+import type { ListArgs } from './commands/list.js';
+import { restoreBuilder, restoreCommand } from './commands/restore.js';
+import type { RestoreArgs } from './commands/restore.js';
+import { retentionBuilder, retentionCommand } from './commands/retention.js';
+import type { RetentionArgs } from './commands/retention.js';
+import { snapshotBuilder, snapshotCommand } from './commands/snapshot.js';
+import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
 
@@ -25,8 +33,26 @@ export async function main(argv: string[]): Promise<number> {
       .usage('$0 <command> [options]')
       .option('json', { type: 'boolean', default: false, global: true, describe: 'Machine-readable output' })
       .option('debug', { type: 'boolean', default: false, global: true, describe: 'Debug logs and stack traces' })
-      .command('sync [db]', 'Copy committed WAL frames into the shadow WAL', syncBuilder, async (args) => {
+      .command('sync [db] [replicas..]', 'Copy committed WAL frames into the shadow WAL and ship them to replicas', syncBuilder, async (args) => {
         exitCode = await syncCommand(args as unknown as SyncArgs, io);
+      })
+      .command('snapshot [db] [replicas..]', 'Write a full snapshot of the current position to replicas', snapshotBuilder, async (args) => {
+        exitCode = await snapshotCommand(args as unknown as SnapshotArgs, io);
+      })
+      .command('restore [replica]', 'Restore a database from a replica, to the latest or an earlier position', restoreBuilder, async (args) => {
+        exitCode = await restoreCommand(args as unknown as RestoreArgs, io);
+      })
+      .command('generations [replica]', 'List the generations in a replica', listBuilder, async (args) => {
+        exitCode = await listCommand('generations', args as unknown as ListArgs, io);
+      })
+      .command('snapshots [replica]', 'List the snapshots in a replica', listBuilder, async (args) => {
+        exitCode = await listCommand('snapshots', args as unknown as ListArgs, io);
+      })
+      .command('wal [replica]', 'List the WAL segments in a replica', listBuilder, async (args) => {
+        exitCode = await listCommand('wal', args as unknown as ListArgs, io);
+      })
+      .command('retention [replica]', 'Delete snapshots and WAL segments past the retention period', retentionBuilder, async (args) => {
+        exitCode = await retentionCommand(args as unknown as RetentionArgs, io);
       })
       .command('verify [db]', 'Check that the shadow WAL is whole and continues the real WAL', verifyBuilder, async (args) => {
         exitCode = await verifyCommand(args as unknown as VerifyArgs, io);
@@ -67,6 +93,8 @@ function processIo(json: boolean, debug: boolean): CliIo {
     log: createLogger({ format: json ? 'json' : 'text', level: debug ? 'debug' : 'info', stream: process.stderr }),
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
+    isTerminal: process.stderr.isTTY === true,
+    progress: (line) => process.stderr.write(`\r\x1b[2K${line}`),
     onSignals(handler) {
       const onInt = () => handler('SIGINT');
       const onTerm = () => handler('SIGTERM');

@@ -1,9 +1,9 @@
 /** How command results look on stdout: one line of text, or one JSON object with --json. */
-import type { SyncShadowResult } from '../shadow/sync-shadow.js';
+import type { SyncJobResult } from '../../jobs/sync.js';
 import type { ShadowVerification } from '../verify.js';
-import { formatIndex } from '../wal/pos.js';
+import { formatIndex, formatPos } from '../wal/pos.js';
 
-export function syncSummaryJson(result: SyncShadowResult): Record<string, unknown> {
+export function syncSummaryJson(result: SyncJobResult): Record<string, unknown> {
   return {
     db: result.dbPath,
     generation: result.generationId,
@@ -16,16 +16,26 @@ export function syncSummaryJson(result: SyncShadowResult): Record<string, unknow
     reason: result.newGenerationReason ?? null,
     checkpoint: result.checkpoint ?? null,
     cutBackBytes: result.cutBackByteCount,
+    replicas: result.replicas.map((r) => ({
+      replica: r.replica,
+      snapshotIndex: r.snapshotIndex ?? null,
+      segments: r.segmentCount,
+      bytes: r.byteCount,
+      position: formatPos(r.position),
+    })),
   };
 }
 
-export function syncSummaryText(result: SyncShadowResult): string {
+export function syncSummaryText(result: SyncJobResult): string {
   let line =
     `synced ${result.dbPath} generation=${result.generationId} index=${formatIndex(result.index)} ` +
     `offset=${result.offset} frames=${result.frameCount} transactions=${result.transactionCount} bytes=${result.byteCount}`;
   line += result.newGenerationReason ? ` new-generation=yes reason=${JSON.stringify(result.newGenerationReason)}` : ' new-generation=no';
   if (result.checkpoint) line += ` checkpoint=${result.checkpoint.mode}${result.checkpoint.restarted ? '+restart' : ''}`;
   if (result.cutBackByteCount > 0) line += ` cut-back=${result.cutBackByteCount}`;
+  for (const r of result.replicas) {
+    line += ` replica=${r.replica}@${formatPos(r.position)}${r.snapshotIndex === undefined ? '' : '+snapshot'}`;
+  }
   return line;
 }
 

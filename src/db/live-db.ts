@@ -121,6 +121,12 @@ export class LiveDb {
     }
   }
 
+  /** Rows of a query at the pinned position, one at a time. */
+  iteratePinned(sql: string): IterableIterator<unknown[]> {
+    if (!this.activePin) throw new Error('query without a pinned snapshot');
+    return this.activePin.prepare(sql).raw().iterate() as IterableIterator<unknown[]>;
+  }
+
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
   lockWrites(): void {
     if (this.locked) return;

@@ -10,6 +10,7 @@ import type { CliIo } from '../io.js';
 import { syncSummaryJson, syncSummaryText } from '../output.js';
 
 export interface SyncArgs extends DbArgs {
+  replicas?: string[];
   once: boolean;
   interval: string;
   json: boolean;
@@ -18,6 +19,7 @@ export interface SyncArgs extends DbArgs {
 export function syncBuilder<T>(yargs: Argv<T>) {
   return withDbOptions(yargs)
     .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
+    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir or a directory path' })
     .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
     .option('interval', { type: 'string', default: '1s', describe: 'Time between syncs when not --once' });
 }
@@ -25,7 +27,7 @@ export function syncBuilder<T>(yargs: Argv<T>) {
 export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
   const intervalMs = durationArg('interval', args.interval);
   const stop = new AbortController();
-  const ctx = await openFromArgs(args, io.log, { switchToWal: true, signal: stop.signal });
+  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas, signal: stop.signal });
   try {
     if (args.once) {
       report(await runSync(ctx), args, io);

@@ -1,30 +1,49 @@
-/** `walsync verify DB [--json]`: exit 0 consistent, 3 inconsistent, 2 nothing to verify. */
+/**
+ * `walsync verify DB [--replica URL] [--json]`: exit 0 consistent, 3
+ * inconsistent, 2 nothing to verify. With --replica it syncs, restores the
+ * replica's latest position and compares it with the live database there.
+ */
 import type { Argv } from 'yargs';
 import { run as runVerify } from '../../../jobs/verify.js';
 import { EXIT_INCONSISTENT, EXIT_OK } from '../../errors.js';
+import { verifyReplica } from '../../verify-replica.js';
+import type { ReplicaVerification } from '../../verify-replica.js';
+import { formatPos } from '../../wal/pos.js';
 import type { DbArgs } from '../common.js';
 import { openFromArgs, withDbOptions } from '../common.js';
 import type { CliIo } from '../io.js';
 import { verifyLines } from '../output.js';
 
 export interface VerifyArgs extends DbArgs {
+  replica?: string[];
   json: boolean;
 }
 
 export function verifyBuilder<T>(yargs: Argv<T>) {
-  return withDbOptions(yargs).positional('db', { type: 'string', describe: 'SQLite database walsync syncs' });
+  return withDbOptions(yargs)
+    .positional('db', { type: 'string', describe: 'SQLite database walsync syncs' })
+    .option('replica', { type: 'string', array: true, describe: 'Also restore this replica and compare it with the database' });
 }
 
 export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<number> {
-  const ctx = await openFromArgs(args, io.log, { switchToWal: false });
+  const replicaUrls = args.replica ?? [];
+  const ctx = await openFromArgs(args, io.log, { switchToWal: replicaUrls.length > 0, replicaUrls });
   try {
-    const result = await runVerify(ctx);
-    const consistent = result.problems.length === 0;
+    const replicas: ReplicaVerification[] = replicaUrls.length > 0 ? await verifyReplica(ctx) : [];
+    const shadow = await runVerify(ctx);
+    const differing = replicas.filter((r) => r.difference !== undefined);
+    const consistent = shadow.problems.length === 0 && differing.length === 0;
     if (args.json) {
-      io.stdout(JSON.stringify({ ...result, consistent }));
-    } else {
-      for (const line of verifyLines(result)) (consistent ? io.stdout : io.stderr)(line);
+      io.stdout(JSON.stringify({ ...shadow, consistent, replicas: replicas.map((r) => ({ ...r, position: formatPos(r.position) })) }));
+      return consistent ? EXIT_OK : EXIT_INCONSISTENT;
     }
+    const lines = shadow.problems.length > 0 ? verifyLines(shadow) : [];
+    for (const r of differing) lines.push(`${r.replica}: restored at ${formatPos(r.position)} differs from ${ctx.db.dbPath}: ${r.difference}`);
+    if (consistent) {
+      io.stdout(verifyLines(shadow)[0]!);
+      for (const r of replicas) io.stdout(`restores: ${r.replica} at ${formatPos(r.position)} equals ${ctx.db.dbPath}`);
+    }
+    for (const line of lines) io.stderr(line);
     return consistent ? EXIT_OK : EXIT_INCONSISTENT;
   } finally {
     ctx.db.close();

@@ -1,0 +1,60 @@
+/** `walsync generations|snapshots|wal REPLICA_URL [--generation G] [--json]`, with Litestream's columns. */
+import type { Argv } from 'yargs';
+import { EXIT_OK, WalsyncError } from '../../errors.js';
+import { listAllSnapshots, listAllWalSegments, listGenerationSummaries } from '../../listing.js';
+import { openReplica } from '../../replica/url.js';
+import { formatIndex } from '../../wal/pos.js';
+import type { CliIo } from '../io.js';
+
+export interface ListArgs {
+  replica?: string;
+  generation?: string;
+  json: boolean;
+}
+
+export function listBuilder<T>(yargs: Argv<T>) {
+  return yargs
+    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir or a directory path' })
+    .option('generation', { type: 'string', describe: 'Only this generation' });
+}
+
+export async function listCommand(what: 'generations' | 'snapshots' | 'wal', args: ListArgs, io: CliIo): Promise<number> {
+  if (!args.replica) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to list');
+  const client = openReplica(args.replica);
+  let rows: Record<string, string | number>[];
+  if (what === 'generations') {
+    rows = (await listGenerationSummaries(client))
+      .filter((g) => !args.generation || g.generationId === args.generation)
+      .map((g) => ({ generation: g.generationId, lag: `${Math.round(g.lagMs / 1000)}s`, start: g.start.toISOString(), end: g.end.toISOString() }));
+  } else if (what === 'snapshots') {
+    rows = (await listAllSnapshots(client, args.generation)).map((s) => ({
+      generation: s.generationId,
+      index: formatIndex(s.index),
+      size: s.size,
+      created: s.createdAt.toISOString(),
+    }));
+  } else {
+    rows = (await listAllWalSegments(client, args.generation)).map((s) => ({
+      generation: s.generationId,
+      index: formatIndex(s.index),
+      offset: s.offset,
+      size: s.size,
+      created: s.createdAt.toISOString(),
+    }));
+  }
+  if (args.json) io.stdout(JSON.stringify(rows));
+  else for (const line of table(rows, columnsOf(what))) io.stdout(line);
+  return EXIT_OK;
+}
+
+function columnsOf(what: 'generations' | 'snapshots' | 'wal'): string[] {
+  if (what === 'generations') return ['generation', 'lag', 'start', 'end'];
+  if (what === 'snapshots') return ['generation', 'index', 'size', 'created'];
+  return ['generation', 'index', 'offset', 'size', 'created'];
+}
+
+function table(rows: Record<string, string | number>[], columns: string[]): string[] {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns), ...rows.map((r) => line(columns.map((c) => String(r[c]))))];
+}

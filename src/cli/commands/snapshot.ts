@@ -1,0 +1,35 @@
+/** `walsync snapshot DB REPLICA_URL...`: a full snapshot of the current position to each replica. */
+import type { Argv } from 'yargs';
+import { run as runSnapshot } from '../../../jobs/snapshot.js';
+import { EXIT_OK, WalsyncError } from '../../errors.js';
+import { formatIndex } from '../../wal/pos.js';
+import type { DbArgs } from '../common.js';
+import { openFromArgs, withDbOptions } from '../common.js';
+import type { CliIo } from '../io.js';
+
+export interface SnapshotArgs extends DbArgs {
+  replicas?: string[];
+  json: boolean;
+}
+
+export function snapshotBuilder<T>(yargs: Argv<T>) {
+  return withDbOptions(yargs)
+    .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
+    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to write the snapshot to' });
+}
+
+export async function snapshotCommand(args: SnapshotArgs, io: CliIo): Promise<number> {
+  if (!args.replicas?.length) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to write the snapshot to');
+  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas });
+  try {
+    const result = await runSnapshot(ctx);
+    for (const snapshot of result.snapshots) {
+      const replica = ctx.replicas[result.snapshots.indexOf(snapshot)]!.client.url;
+      if (args.json) io.stdout(JSON.stringify({ replica, generation: snapshot.generationId, index: snapshot.index, size: snapshot.size }));
+      else io.stdout(`snapshot ${ctx.db.dbPath} -> ${replica} generation=${snapshot.generationId} index=${formatIndex(snapshot.index)} size=${snapshot.size}`);
+    }
+    return EXIT_OK;
+  } finally {
+    ctx.db.close();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * `walsync verify DB --replica URL`: sync, restore the replica's latest
+ * position to a temporary file, and compare it with the live database at the
+ * same position (the pin, which the sync left exactly where the shadow and
+ * the replica end).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { run as runSync } from '../jobs/sync.js';
+import { firstDifference } from './compare.js';
+import type { JobContext } from './job.js';
+import { restore } from './restore.js';
+import type { Pos } from './wal/pos.js';
+
+export interface ReplicaVerification {
+  readonly replica: string;
+  readonly position: Pos;
+  readonly difference?: string;
+}
+
+export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerification[]> {
+  const synced = await runSync(ctx);
+  const results: ReplicaVerification[] = [];
+  for (const [i, target] of ctx.replicas.entries()) {
+    const restoredPath = path.join(ctx.metaDir, 'verify.tmp');
+    await fs.rm(restoredPath, { force: true });
+    try {
+      await restore({ client: target.client, outputPath: restoredPath, generationId: synced.generationId });
+      const restored = new Database(restoredPath, { readonly: true });
+      try {
+        const difference = firstDifference(
+          { rows: (sql) => ctx.db.iteratePinned(sql) },
+          { rows: (sql) => restored.prepare(sql).raw().iterate() as IterableIterator<unknown[]> },
+        );
+        results.push({ replica: target.client.url, position: synced.replicas[i]!.position, difference });
+      } finally {
+        restored.close();
+      }
+    } finally {
+      await fs.rm(restoredPath, { force: true });
+    }
+  }
+  return results;
+}
