@@ -23,16 +23,17 @@ export function firstDifference(expected: RowSource, actual: RowSource): string 
     if (type !== 'table') continue;
     const table = `"${name!.replaceAll('"', '""')}"`;
     // A WITHOUT ROWID table has no rowid; its plain scan is in primary-key order.
-    const query = /without\s+rowid/i.test(createSql ?? '') ? `SELECT * FROM ${table}` : `SELECT rowid, * FROM ${table} ORDER BY rowid`;
+    const withRowid = !/without\s+rowid/i.test(createSql ?? '');
+    const query = withRowid ? `SELECT rowid, * FROM ${table} ORDER BY rowid` : `SELECT * FROM ${table}`;
     const diff = firstUnequal(expected.rows(query), actual.rows(query));
-    if (diff) return `table ${name} differs at row ${diff.position + 1}${diff.expected ? ` (${describeRow(diff.expected)})` : ' (extra rows)'}`;
+    if (diff) return `table ${name} differs at row ${diff.position + 1}${diff.expected ? ` (${describeRow(diff.expected, withRowid)})` : ' (extra rows)'}`;
   }
   return undefined;
 }
 
-function describeRow(row: unknown): string {
+function describeRow(row: unknown, withRowid: boolean): string {
   const first = (row as unknown[])[0];
-  return `first column ${typeof first === 'object' ? 'blob' : JSON.stringify(first)}`;
+  return `${withRowid ? 'rowid' : 'first column'} ${typeof first === 'object' ? 'blob' : JSON.stringify(first)}`;
 }
 
 function firstUnequal(

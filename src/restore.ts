@@ -15,6 +15,8 @@ import { decodeLz4Frame } from './lz4/frame.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
 import { snapshotKey, walSegmentKey } from './replica/layout.js';
 import { selectRestorePlan } from './restore-plan.js';
+import { readWalFileHeader, walkWalFile } from './shadow/wal-file.js';
+import { chainStart } from './wal/frames.js';
 import type { RestorePlan, RestoreTarget } from './restore-plan.js';
 
 export interface RestoreOptions extends RestoreTarget {
@@ -124,7 +126,7 @@ async function writeStream(filePath: string, body: Body, progress: ProgressCount
  */
 async function applyWalIndex(client: ReplicaClient, dbPath: string, segments: WalSegmentInfo[], progress: ProgressCounter): Promise<void> {
   const walPath = `${dbPath}-wal`;
-  const handle = await fs.open(walPath, 'w', 0o600);
+  const handle = await fs.open(walPath, 'w+', 0o600);
   try {
     let length = 0;
     for (const segment of segments) {
@@ -140,11 +142,27 @@ async function applyWalIndex(client: ReplicaClient, dbPath: string, segments: Wa
       progress.objectDone();
     }
     await handle.sync();
+    await checkWalChain(handle, client, segments, length);
   } finally {
     await handle.close();
   }
   await fs.rm(`${dbPath}-shm`, { force: true });
   checkpointInto(dbPath, segments[segments.length - 1]!, client);
+}
+
+/**
+ * SQLite's recovery silently stops at the first bad frame, which would
+ * restore an older database without a word: walk the chain first, and name
+ * the segment where it breaks.
+ */
+async function checkWalChain(handle: fs.FileHandle, client: ReplicaClient, segments: WalSegmentInfo[], length: number): Promise<void> {
+  const head = await readWalFileHeader(handle);
+  const walk = head.kind === 'ok' ? await walkWalFile(handle, head.header, chainStart(head.header)) : undefined;
+  const end = walk?.commitEnd.offset ?? 0;
+  if (end === length) return;
+  const broken = segments.filter((segment) => segment.offset <= end).at(-1) ?? segments[0]!;
+  const problem = head.kind !== 'ok' ? `no valid WAL header (${head.kind === 'invalid' ? head.reason : 'missing'})` : `WAL frames stop being whole, valid transactions at offset ${end} of index ${broken.index}`;
+  throw new WalsyncError('REPLICA_CORRUPT', `${client.url}/${walSegmentKey(broken.generationId, broken.index, broken.offset)}: ${problem}`);
 }
 
 function checkpointInto(dbPath: string, lastSegment: WalSegmentInfo, client: ReplicaClient): void {

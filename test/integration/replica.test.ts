@@ -10,9 +10,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
-import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
+import { cliPath, collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables, listTmpFiles, shadowFiles } from '../helpers/shadow.js';
 
 interface SyncSummary {
@@ -206,5 +207,59 @@ describe('file replica', () => {
     assert.equal(result.code, 0, result.stderr);
     const generations = new Set(result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as SyncSummary).generation));
     assert.equal(generations.size, 1, 'one generation throughout');
+  });
+
+  it('a segment that decompresses but breaks the WAL checksum chain is refused naming it, not restored shorter', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    for (let round = 0; round < 3; round++) {
+      await app.insert(10, { size: 400 });
+      await syncTo(dbPath, replica);
+    }
+    const walDir = path.join(replica, 'generations', await currentGeneration(dbPath), 'wal');
+    const [, second] = (await fs.readdir(walDir)).sort();
+    const segment = path.join(walDir, second!);
+    const wal = execFileSync('lz4', ['-d', '-c', segment]);
+    wal[24 + 1000]! ^= 0xff;
+    execFileSync('lz4', ['-f', '-q', '-', segment], { input: wal });
+    const out = path.join(dir, 'out.db');
+    const result = await restoreTo(replica, out);
+    assert.equal(result.code, 1);
+    assert.match(errorLines(result.stderr)[0]!, new RegExp(`REPLICA_CORRUPT: .*${second!.replace('.', '\\.')}: WAL frames stop being whole, valid transactions at offset \\d+ of index 0$`));
+    await assert.rejects(fs.stat(out));
+  });
+
+  it('verify --replica exits 3 naming the table when the replica restores to something else', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    await app.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER); INSERT INTO accounts (balance) VALUES (100), (200);');
+    await app.insert(50);
+    await app.checkpoint('TRUNCATE');
+    await syncTo(dbPath, replica);
+    // A snapshot of another database: the WAL replay does not touch the accounts page.
+    const other = path.join(dir, 'other.db');
+    await fs.copyFile(dbPath, other);
+    const db = new Database(other);
+    db.exec('UPDATE accounts SET balance = 999 WHERE id = 2');
+    db.close();
+    const snapshot = path.join(replica, 'generations', await currentGeneration(dbPath), 'snapshots', '00000000.snapshot.lz4');
+    execFileSync('lz4', ['-f', '-q', other, snapshot]);
+    const result = await runCli(['verify', dbPath, '--replica', replica]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(errorLines(result.stderr).join('\n'), /replica: restored at [0-9a-f]{16}\/00000000:\d+ differs from .*app\.db: table accounts differs at row 2 \(rowid 2\)$/);
+  });
+
+  it('restore shows progress on a terminal and nothing extra otherwise', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    await app.insert(100, { size: 1000 });
+    await syncTo(dbPath, replica);
+    const quiet = await runCli(['restore', '-o', path.join(dir, 'quiet.db'), replica]);
+    assert.equal(quiet.code, 0);
+    assert.equal(quiet.stderr, '');
+    const command = `${process.execPath} ${cliPath} restore -o ${path.join(dir, 'tty.db')} ${replica}`;
+    const onTerminal = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    assert.match(onTerminal, /restoring: [\d.]+ MiB, \d+\/\d+ objects/);
+    assert.match(onTerminal, /restored .*tty\.db/);
   });
 });
