@@ -5,6 +5,7 @@
  *  (b) a no-op `sync --once` vs a bare `node -e ''`
  *  (c) app commit throughput with `walsync sync --interval 1s` running vs without
  *  (d) peak RSS of syncing the 256 MiB WAL
+ *  (e) peak RSS of shipping it to a file replica and restoring it
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -111,6 +112,37 @@ async function copyThroughput(dir: string, dbPath: string, walSize: number): Pro
   ];
 }
 
+/** Ship the big WAL to a file replica, then restore it: time and peak memory of each. */
+function replicaRoundTrip(dir: string, dbPath: string, walSize: number): Figure[] {
+  const replica = path.join(dir, 'replica');
+  const out = path.join(dir, 'restored.db');
+  fs.rmSync(path.join(dir, '.app.db-walsync'), { recursive: true, force: true });
+  const measure = (args: string[]) => {
+    const { ms, stderr } = timed('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, cliPath, ...args]);
+    return { ms, peakMiB: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024 };
+  };
+  const ship = measure(['sync', '--once', ...NO_CHECKPOINTS, dbPath, replica]);
+  const back = measure(['restore', '-o', out, replica]);
+  const restoredSize = fs.statSync(out).size;
+  const stored = fs.readdirSync(replica, { recursive: true }).reduce<number>((sum, name) => {
+    const stats = fs.statSync(path.join(replica, String(name)));
+    return stats.isFile() ? sum + stats.size : sum;
+  }, 0);
+  const peak = Math.max(ship.peakMiB, back.peakMiB);
+  return [
+    {
+      name: 'peak RSS shipping and restoring via a file replica',
+      value: peak,
+      unit: 'MiB',
+      goal: '<= 96',
+      pass: peak <= 96,
+      raw:
+        `sync to replica ${ship.ms.toFixed(0)} ms (${ship.peakMiB.toFixed(0)} MiB RSS; ${(walSize / MiB).toFixed(0)} MiB WAL + snapshot -> ${(stored / MiB).toFixed(0)} MiB LZ4), ` +
+        `restore ${back.ms.toFixed(0)} ms (${back.peakMiB.toFixed(0)} MiB RSS; ${(restoredSize / MiB).toFixed(0)} MiB database, ${(restoredSize / MiB / (back.ms / 1000)).toFixed(0)} MiB/s)`,
+    },
+  ];
+}
+
 async function noopSync(dir: string): Promise<Figure> {
   const dbPath = path.join(dir, 'small.db');
   const app = await startApp({ dbPath, autocheckpoint: 0 });
@@ -190,6 +222,7 @@ async function main(): Promise<void> {
     try {
       const walSize = await buildBigWal(app, `${dbPath}-wal`);
       figures.push(...(await copyThroughput(dir, dbPath, walSize)));
+      figures.push(...replicaRoundTrip(dir, dbPath, walSize));
     } finally {
       await app.close();
     }

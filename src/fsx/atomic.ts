@@ -111,3 +111,23 @@ export async function removeTmpFiles(dirPath: string): Promise<number> {
   }
   return removed;
 }
+
+/**
+ * Reads bytes [start, end) of a file in chunks through one reused buffer:
+ * each chunk is valid until the next is asked for. For consumers that copy
+ * or write each chunk out right away, this keeps memory flat.
+ */
+export async function* readFileChunks(filePath: string, start = 0, end = Infinity, chunkSize = 1024 * 1024): AsyncGenerator<Uint8Array> {
+  const handle = await fs.open(filePath, 'r');
+  try {
+    const buffer = new Uint8Array(chunkSize);
+    for (let position = start; position < end; ) {
+      const chunk = await readRange(handle, position, Math.min(chunkSize, end - position), buffer);
+      if (chunk.byteLength === 0) return;
+      yield chunk;
+      position += chunk.byteLength;
+    }
+  } finally {
+    await handle.close();
+  }
+}

@@ -21,7 +21,10 @@ export interface Xxh32 {
 }
 
 export interface Lz4Codec {
-  /** Compresses one independent block; returns the compressed bytes, or undefined when they would not be smaller. */
+  /**
+   * Compresses one independent block; returns the compressed bytes (in a
+   * buffer reused by the next call), or undefined when they would not be smaller.
+   */
   compressBlock(block: Uint8Array): Uint8Array | undefined;
   /** Decompresses one block into `into`; returns the decompressed length. */
   decompressBlock(compressed: Uint8Array, into: Uint8Array): number;
@@ -34,9 +37,11 @@ let codec: Promise<Lz4Codec> | undefined;
 export function loadLz4Codec(): Promise<Lz4Codec> {
   codec ??= xxhash().then((hasher) => {
     const hashTable = new Uint32Array(HASH_TABLE_SIZE);
+    let out = new Uint8Array(0);
     return {
       compressBlock(block) {
-        const out = new Uint8Array(lz4js.compressBound(block.byteLength));
+        const bound = lz4js.compressBound(block.byteLength);
+        if (out.byteLength < bound) out = new Uint8Array(bound);
         // Positions in the table are per block: every block is independent.
         hashTable.fill(0);
         const size = lz4js.compressBlock(block, out, 0, block.byteLength, hashTable);

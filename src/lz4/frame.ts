@@ -71,7 +71,11 @@ function u32le(value: number): Uint8Array {
   return bytes;
 }
 
-/** Compresses a byte stream into one LZ4 frame, one 4 MiB block at a time. */
+/**
+ * Compresses a byte stream into one LZ4 frame, one 4 MiB block at a time.
+ * Each yielded chunk is valid until the next one is asked for: buffers are
+ * reused so memory stays flat.
+ */
 export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
@@ -87,7 +91,7 @@ export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncG
       yield compressed;
     } else {
       yield u32le(UNCOMPRESSED_BIT | data.byteLength);
-      yield Uint8Array.from(data);
+      yield data;
     }
     filled = 0;
   };
@@ -108,6 +112,8 @@ export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncG
 /**
  * Decompresses one LZ4 frame from a byte stream, checking the header, block
  * and content checksums. `name` (the object) starts every error message.
+ * Each yielded chunk is valid until the next one is asked for: buffers are
+ * reused so memory stays flat.
  */
 export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
@@ -130,17 +136,17 @@ export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: s
     if (word === 0) break;
     const size = word & ~UNCOMPRESSED_BIT;
     if (size > descriptor.blockMaxSize) throw fail(`LZ4 block of ${size} bytes exceeds the frame's ${descriptor.blockMaxSize}`);
-    const data = await reader.read(size);
-    if (data.byteLength < size) throw fail('truncated LZ4 block');
-    if (descriptor.blockChecksum) {
-      const stored = await reader.read(4);
-      if (stored.byteLength < 4 || new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) !== codec.xxh32(data)) {
-        throw fail('LZ4 block checksum mismatch');
-      }
+    // One read for the block and its checksum: a view is only valid until the next read.
+    const checksumSize = descriptor.blockChecksum ? 4 : 0;
+    const framed = await reader.read(size + checksumSize);
+    if (framed.byteLength < size + checksumSize) throw fail('truncated LZ4 block');
+    const data = framed.subarray(0, size);
+    if (descriptor.blockChecksum && new DataView(framed.buffer, framed.byteOffset + size, 4).getUint32(0, true) !== codec.xxh32(data)) {
+      throw fail('LZ4 block checksum mismatch');
     }
     const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
     content.update(block);
-    yield Uint8Array.from(block);
+    yield block;
   }
   if (descriptor.contentChecksum) {
     const stored = await reader.read(4);
@@ -159,48 +165,50 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Exact-length reads over a stream of chunks, copying each byte at most once more. */
+/**
+ * Exact-length reads over a stream of chunks, through one owned buffer that
+ * is compacted, not reallocated: the source may reuse its buffer for the
+ * next chunk, and a read returns a view that is valid until the next read.
+ */
 class ByteReader {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private buffer = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
   private done = false;
 
   constructor(private readonly source: AsyncIterator<Uint8Array>) {}
 
   /** Reads `length` bytes, or fewer only at the end of the stream. */
   async read(length: number): Promise<Uint8Array> {
-    while (this.buffered < length && !this.done) {
+    while (this.end - this.start < length && !this.done) {
       const next = await this.source.next();
       if (next.done) this.done = true;
-      else if (next.value.byteLength > 0) {
-        this.chunks.push(next.value);
-        this.buffered += next.value.byteLength;
-      }
+      else this.append(next.value);
     }
-    const size = Math.min(length, this.buffered);
-    const first = this.chunks[0];
-    if (first && first.byteLength >= size) {
-      this.take(first, size);
-      return first.subarray(0, size);
-    }
-    const out = new Uint8Array(size);
-    for (let filled = 0; filled < size; ) {
-      const chunk = this.chunks[0]!;
-      const part = Math.min(chunk.byteLength, size - filled);
-      out.set(chunk.subarray(0, part), filled);
-      this.take(chunk, part);
-      filled += part;
-    }
-    return out;
+    const size = Math.min(length, this.end - this.start);
+    const view = this.buffer.subarray(this.start, this.start + size);
+    this.start += size;
+    return view;
   }
 
   async atEnd(): Promise<boolean> {
     return (await this.read(1)).byteLength === 0;
   }
 
-  private take(chunk: Uint8Array, size: number): void {
-    this.buffered -= size;
-    if (size === chunk.byteLength) this.chunks.shift();
-    else this.chunks[0] = chunk.subarray(size);
+  private append(chunk: Uint8Array): void {
+    const kept = this.end - this.start;
+    if (this.end + chunk.byteLength > this.buffer.byteLength) {
+      if (kept + chunk.byteLength > this.buffer.byteLength) {
+        const grown = new Uint8Array(Math.max(kept + chunk.byteLength, this.buffer.byteLength * 2));
+        grown.set(this.buffer.subarray(this.start, this.end));
+        this.buffer = grown;
+      } else {
+        this.buffer.copyWithin(0, this.start, this.end);
+      }
+      this.start = 0;
+      this.end = kept;
+    }
+    this.buffer.set(chunk, this.end);
+    this.end += chunk.byteLength;
   }
 }

@@ -3,11 +3,10 @@
  * written as `<name>.tmp`, fsynced, renamed and its directory fsynced, so a
  * killed upload leaves no half object under a real name.
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable, writeAll, writeFileAtomic } from '../fsx/atomic.js';
+import { makeDirDurable, readFileChunks, writeAll, writeFileAtomic } from '../fsx/atomic.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
@@ -126,7 +125,7 @@ export class FileReplicaClient implements ReplicaClient {
 
   private async *readObject(key: string): Body {
     try {
-      for await (const chunk of createReadStream(this.pathOf(key), { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+      yield* readFileChunks(this.pathOf(key));
     } catch (error) {
       if (isNotFound(error)) throw new WalsyncError('REPLICA_NOT_FOUND', `${this.url}/${key}: no such object`, { cause: error });
       throw this.fail(key, error);

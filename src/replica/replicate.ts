@@ -5,9 +5,9 @@
  * comes from the replica itself (or this process's memory of it), so a run
  * killed mid-upload is followed by one that resumes without gap or overlap.
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
+import { readFileChunks } from '../fsx/atomic.js';
 import { isNotFound } from '../errors.js';
 import { shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
@@ -93,7 +93,7 @@ async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<{ segment
     }
     const start = index === position.index ? position.offset : 0;
     if (end > start) {
-      const body = encodeLz4Frame(createReadStream(shadowPath, { start, end: end - 1, highWaterMark: 1024 * 1024 }));
+      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end));
       await client.writeWalSegment(cursor.generationId, index, start, body);
       segmentCount++;
       byteCount += end - start;

@@ -4,10 +4,10 @@
  * No checkpoint is involved, so the position cannot move under it (the
  * cause of Litestream #521).
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { LiveDb } from '../db/live-db.js';
+import { readFileChunks } from '../fsx/atomic.js';
 import { encodeLz4Frame } from '../lz4/frame.js';
 import type { ReplicaClient, SnapshotInfo } from './client.js';
 
@@ -26,7 +26,7 @@ export async function uploadSnapshot(
   try {
     await db.backupPinned(tmpPath);
     const { size } = await fs.stat(tmpPath);
-    const body = encodeLz4Frame(createReadStream(tmpPath, { highWaterMark: 1024 * 1024 }));
+    const body = encodeLz4Frame(readFileChunks(tmpPath));
     return { ...(await client.writeSnapshot(generationId, index, body)), databaseSize: size };
   } finally {
     await removeTempDatabase(tmpPath);
