@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable, readFileChunks, writeAll, writeFileAtomic } from '../fsx/atomic.js';
+import { makeDirDurable, readFileChunks, removeTmpFiles, writeAll, writeFileAtomic } from '../fsx/atomic.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
@@ -82,6 +82,10 @@ export class FileReplicaClient implements ReplicaClient {
 
   async deleteGeneration(generationId: string): Promise<void> {
     await this.io(generationKey(generationId), () => fs.rm(this.pathOf(generationKey(generationId)), { recursive: true, force: true }));
+  }
+
+  async removeDebris(generationId: string): Promise<void> {
+    await this.io(generationKey(generationId), () => removeTmpFiles(this.pathOf(generationKey(generationId))));
   }
 
   private pathOf(key: string): string {

@@ -52,6 +52,7 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
     let position = remembered;
     let snapshotIndex: number | undefined;
     if (!remembered) {
+      await client.removeDebris(generationId);
       position = await readReplicaPosition(client, generationId);
       const snapshots = await client.listSnapshots(generationId);
       if (snapshots.length === 0) {
