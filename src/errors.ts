@@ -14,6 +14,7 @@ export type WalsyncErrorCode =
   | 'WAL_CORRUPT'
   | 'SHADOW_MISSING'
   | 'IO'
+  | 'LOCKED'
   | 'REPLICA_CORRUPT'
   | 'REPLICA_IO'
   | 'REPLICA_NOT_FOUND'
@@ -29,6 +30,17 @@ export class WalsyncError extends Error {
     super(message, options);
     this.name = 'WalsyncError';
     this.code = code;
+  }
+}
+
+/** Every problem found in a configuration, reported together. */
+export class ConfigError extends WalsyncError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('CONFIG_INVALID', problems.join('; '));
+    this.name = 'ConfigError';
+    this.problems = problems;
   }
 }
 

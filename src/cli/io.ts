@@ -9,6 +9,6 @@ export interface CliIo {
   readonly isTerminal: boolean;
   /** Rewrites the progress line on the terminal; '' clears it. */
   progress(line: string): void;
-  /** Calls `handler` on SIGINT/SIGTERM; returns a function that removes it. */
-  onSignals(handler: (signal: string) => void): () => void;
+  /** Calls `handler` on each of the signals; returns a function that removes it. */
+  onSignals(signals: readonly NodeJS.Signals[], handler: (signal: NodeJS.Signals) => void): () => void;
 }

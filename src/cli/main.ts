@@ -6,7 +6,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { EXIT_RUNTIME, WalsyncError, exitCodeFor, messageOf } from '../errors.js';
+import { ConfigError, EXIT_RUNTIME, WalsyncError, exitCodeFor, messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { CliIo } from './io.js';
 import { syncBuilder, syncCommand } from './commands/sync.js';
@@ -17,7 +17,11 @@ import { restoreBuilder, restoreCommand } from './commands/restore.js';
 import type { RestoreArgs } from './commands/restore.js';
 import { retentionBuilder, retentionCommand } from './commands/retention.js';
 import type { RetentionArgs } from './commands/retention.js';
+import { runBuilder, runCommand } from './commands/run.js';
+import type { RunArgs } from './commands/run.js';
 import { snapshotBuilder, snapshotCommand } from './commands/snapshot.js';
+import { statusBuilder, statusCommand } from './commands/status.js';
+import type { StatusArgs } from './commands/status.js';
 import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
@@ -51,6 +55,12 @@ export async function main(argv: string[]): Promise<number> {
       .command('wal [replica]', 'List the WAL segments in a replica', listBuilder, async (args) => {
         exitCode = await listCommand('wal', args as unknown as ListArgs, io);
       })
+      .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM', runBuilder, async (args) => {
+        exitCode = await runCommand(args as unknown as RunArgs, io, json);
+      })
+      .command('status', 'Show generations, positions, replica lag and job history of the configured databases', statusBuilder, async (args) => {
+        exitCode = await statusCommand(args as unknown as StatusArgs, io);
+      })
       .command('retention [replica]', 'Delete snapshots and WAL segments past the retention period', retentionBuilder, async (args) => {
         exitCode = await retentionCommand(args as unknown as RetentionArgs, io);
       })
@@ -74,6 +84,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) process.stderr.write(`walsync: ${error.code}: ${oneLine(problem)}\n`);
+    return exitCodeFor(error);
+  }
   if (error instanceof WalsyncError) {
     process.stderr.write(`walsync: ${error.code}: ${oneLine(error.message)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
@@ -95,17 +109,17 @@ function processIo(json: boolean, debug: boolean): CliIo {
     stderr: (line) => process.stderr.write(`${line}\n`),
     isTerminal: process.stderr.isTTY === true,
     progress: (line) => process.stderr.write(`\r\x1b[2K${line}`),
-    onSignals(handler) {
-      const onInt = () => handler('SIGINT');
-      const onTerm = () => handler('SIGTERM');
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
+    onSignals(signals, handler) {
+      const listeners = signals.map((signal) => [signal, () => handler(signal)] as const);
+      for (const [signal, listener] of listeners) process.on(signal, listener);
       return () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
+        for (const [signal, listener] of listeners) process.off(signal, listener);
       };
     },
   };
 }
 
-process.exitCode = await main(hideBin(process.argv));
+const code = await main(hideBin(process.argv));
+process.exitCode = code;
+// A job past the shutdown limit must not keep the process alive; output already written still drains.
+setTimeout(() => process.exit(code), 1000).unref();

@@ -54,7 +54,7 @@ async function syncUntilSignalled(
     io.log.info('stopping after a final sync', { db: ctx.db.dbPath, signal });
     stop.abort();
   };
-  const removeHandlers = io.onSignals(onSignal);
+  const removeHandlers = io.onSignals(['SIGINT', 'SIGTERM'], onSignal);
   try {
     while (!stop.signal.aborted) {
       await syncLogged(ctx, args, io);

@@ -1,0 +1,44 @@
+/**
+ * `walsync status [--config F] [--json]`: per database and replica, the
+ * generation and position, replica lag, and each job's last success, last
+ * error and next run — read from disk (the shadow, the replicas and the
+ * daemon's status file), so it works while `walsync run` is running.
+ */
+import type { Argv } from 'yargs';
+import { configPathFrom, loadConfig } from '../../config.js';
+import { EXIT_OK } from '../../errors.js';
+import { defaultMetaDir } from '../../layout.js';
+import { describeDatabase } from '../../status-report.js';
+import type { CliIo } from '../io.js';
+
+export interface StatusArgs {
+  config?: string;
+  json: boolean;
+}
+
+export function statusBuilder<T>(yargs: Argv<T>) {
+  return yargs.option('config', { type: 'string', describe: 'Config file (default: $WALSYNC_CONFIG, else ./walsync.yml)' });
+}
+
+export async function statusCommand(args: StatusArgs, io: CliIo): Promise<number> {
+  const config = await loadConfig(configPathFrom(args.config, process.env));
+  const reports = [];
+  for (const db of config.dbs) reports.push(await describeDatabase(db, db.metaPath ?? defaultMetaDir(db.path)));
+  if (args.json) {
+    io.stdout(JSON.stringify(reports));
+    return EXIT_OK;
+  }
+  for (const report of reports) {
+    io.stdout(`${report.db}: ${report.running ? `running (pid ${report.pid})` : 'not running'} generation=${report.generationId ?? '-'} position=${report.position ?? '-'}`);
+    for (const replica of report.replicas) {
+      io.stdout(`  replica ${replica.name} ${replica.url}: position=${replica.position ?? '-'} lag=${replica.lagBytes ?? '?'} bytes, ${replica.lagSeconds ?? '?'} s${replica.error ? ` error=${replica.error}` : ''}`);
+    }
+    for (const [job, status] of Object.entries(report.jobs)) {
+      io.stdout(
+        `  job ${job}: runs=${status.runs} failures=${status.failures} last-success=${status.lastSuccess ?? '-'} next=${status.nextRun ?? '-'}` +
+          (status.lastError ? ` last-error=${JSON.stringify(`${status.lastError.at} ${status.lastError.message}`)}` : ''),
+      );
+    }
+  }
+  return EXIT_OK;
+}

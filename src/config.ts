@@ -1,0 +1,251 @@
+/**
+ * The configuration file (YAML, keys close to Litestream's). Every default
+ * lives in DEFAULTS; validation runs before anything starts and reports every
+ * problem at once, each naming the file and the key path.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Cron } from 'croner';
+import { parseDocument } from 'yaml';
+import { ConfigError, isNotFound, messageOf } from './errors.js';
+import { parseDuration } from './duration.js';
+import type { LogFormat, LogLevel } from './log.js';
+import type { CheckpointPolicy } from './shadow/checkpoint.js';
+import { DEFAULT_CHECKPOINT_POLICY } from './shadow/checkpoint.js';
+
+/** When a job runs: every so long, or on a cron pattern (croner syntax, seconds allowed). */
+export type Schedule = { readonly kind: 'interval'; readonly ms: number; readonly text: string } | { readonly kind: 'cron'; readonly pattern: string };
+
+export interface ReplicaConfig {
+  readonly type: 'file';
+  readonly name: string;
+  /** Where the replica lives, as `openReplica` takes it. */
+  readonly url: string;
+  readonly syncInterval: Schedule;
+  readonly snapshotInterval: Schedule;
+  readonly retentionMs: number;
+  readonly retentionCheckInterval: Schedule;
+  /** Undefined: never verified on a schedule. */
+  readonly verifyInterval?: Schedule;
+}
+
+export interface DbConfig {
+  readonly path: string;
+  readonly metaPath?: string;
+  readonly busyTimeoutMs: number;
+  readonly checkpoint: CheckpointPolicy;
+  readonly replicas: readonly ReplicaConfig[];
+}
+
+export interface Config {
+  readonly file: string;
+  readonly logging: { readonly level: LogLevel; readonly format: LogFormat };
+  readonly addr?: string;
+  readonly dbs: readonly DbConfig[];
+}
+
+/** Every default, in one place (README "Configuration" lists them). */
+export const DEFAULTS = {
+  logging: { level: 'info' as LogLevel, format: 'text' as LogFormat },
+  busyTimeout: '5s',
+  checkpoint: { minPages: DEFAULT_CHECKPOINT_POLICY.minPageCount, truncatePages: DEFAULT_CHECKPOINT_POLICY.truncatePageCount, idleInterval: '1m' },
+  replica: { syncInterval: '1s', snapshotInterval: '24h', retention: '24h', retentionCheckInterval: '1h' },
+} as const;
+
+const TOP_KEYS = ['dbs', 'logging', 'addr'];
+const LOGGING_KEYS = ['level', 'format'];
+const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas'];
+const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
+const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval'];
+
+/** The config file to read: --config, else $WALSYNC_CONFIG, else ./walsync.yml. */
+export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return path.resolve(flag ?? env.WALSYNC_CONFIG ?? 'walsync.yml');
+}
+
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${file}: ${isNotFound(error) ? 'no such config file' : messageOf(error)}`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+type Raw = Record<string, unknown>;
+
+/** Collects problems while reading the raw document, each as `file: key.path: what`. */
+class Reader {
+  readonly problems: string[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  problem(key: string, message: string): void {
+    this.problems.push(`${path.basename(this.file)}: ${key}: ${message}`);
+  }
+
+  object(value: unknown, key: string, allowed: readonly string[]): Raw | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(key, 'must be a mapping');
+      return undefined;
+    }
+    for (const name of Object.keys(value)) {
+      if (!allowed.includes(name)) this.problem(`${key === '' ? '' : `${key}.`}${name}`, `unknown key (known: ${allowed.join(', ')})`);
+    }
+    return value as Raw;
+  }
+
+  string(value: unknown, key: string): string | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      this.problem(key, 'must be a string');
+      return undefined;
+    }
+    return this.expand(String(value), key);
+  }
+
+  /** `${VAR}` comes from the environment, so secrets stay out of the file. */
+  private expand(text: string, key: string): string | undefined {
+    let ok = true;
+    const expanded = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const value = this.env[name];
+      if (value === undefined) {
+        this.problem(key, `\${${name}} is not set in the environment`);
+        ok = false;
+        return '';
+      }
+      return value;
+    });
+    return ok ? expanded : undefined;
+  }
+
+  duration(value: unknown, key: string, fallback: string): number | undefined {
+    const text = this.string(value, key) ?? fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined) this.problem(key, `${JSON.stringify(text)} is not a duration (e.g. 1s, 10m, 24h)`);
+    return ms;
+  }
+
+  schedule(value: unknown, key: string, fallback: string | undefined): Schedule | undefined {
+    const text = this.string(value, key) ?? fallback;
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms !== undefined) {
+      if (ms <= 0) this.problem(key, `${JSON.stringify(text)} must be longer than 0`);
+      return { kind: 'interval', ms, text };
+    }
+    try {
+      new Cron(text, { paused: true }).stop();
+      return { kind: 'cron', pattern: text };
+    } catch (error) {
+      this.problem(key, `${JSON.stringify(text)} is neither a duration nor a cron expression (${messageOf(error)})`);
+      return undefined;
+    }
+  }
+
+  pageCount(value: unknown, key: string, fallback: number): number {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      this.problem(key, `${JSON.stringify(value)} is not a positive whole number of pages`);
+      return fallback;
+    }
+    return value;
+  }
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const document = parseDocument(text);
+  const reader = new Reader(file, env);
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((e) => `${path.basename(file)}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`));
+  }
+  const top = reader.object(document.toJS(), '', TOP_KEYS) ?? {};
+  const logging = readLogging(reader, top.logging);
+  const addr = reader.string(top.addr, 'addr');
+  const dbs = readDbs(reader, top.dbs, path.dirname(file));
+  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
+  return { file, logging, addr, dbs };
+}
+
+function readLogging(reader: Reader, value: unknown): Config['logging'] {
+  const raw = reader.object(value, 'logging', LOGGING_KEYS) ?? {};
+  const level = reader.string(raw.level, 'logging.level') ?? DEFAULTS.logging.level;
+  const format = reader.string(raw.format, 'logging.format') ?? DEFAULTS.logging.format;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) reader.problem('logging.level', `${JSON.stringify(level)} is not one of debug, info, warn, error`);
+  if (!['text', 'json'].includes(format)) reader.problem('logging.format', `${JSON.stringify(format)} is not one of text, json`);
+  return { level: level as LogLevel, format: format as LogFormat };
+}
+
+function readDbs(reader: Reader, value: unknown, baseDir: string): DbConfig[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    reader.problem('dbs', 'must list at least one database');
+    return [];
+  }
+  const seen = new Set<string>();
+  return value.flatMap((item, i) => {
+    const key = `dbs[${i}]`;
+    const raw = reader.object(item, key, DB_KEYS);
+    if (!raw) {
+      if (item === undefined || item === null) reader.problem(key, 'is empty');
+      return [];
+    }
+    const dbPath = reader.string(raw.path, `${key}.path`);
+    if (!dbPath) reader.problem(`${key}.path`, 'is missing');
+    const absolute = dbPath ? path.resolve(baseDir, dbPath) : '';
+    if (absolute && seen.has(absolute)) reader.problem(`${key}.path`, `${absolute} is listed twice`);
+    seen.add(absolute);
+    const metaPath = reader.string(raw['meta-path'], `${key}.meta-path`);
+    const checkpoint = reader.object(raw.checkpoint, `${key}.checkpoint`, CHECKPOINT_KEYS) ?? {};
+    return [
+      {
+        path: absolute,
+        metaPath: metaPath ? path.resolve(baseDir, metaPath) : undefined,
+        busyTimeoutMs: reader.duration(raw['busy-timeout'], `${key}.busy-timeout`, DEFAULTS.busyTimeout) ?? 0,
+        checkpoint: {
+          minPageCount: reader.pageCount(checkpoint['min-pages'], `${key}.checkpoint.min-pages`, DEFAULTS.checkpoint.minPages),
+          truncatePageCount: reader.pageCount(checkpoint['truncate-pages'], `${key}.checkpoint.truncate-pages`, DEFAULTS.checkpoint.truncatePages),
+          idleIntervalMs: reader.duration(checkpoint['idle-interval'], `${key}.checkpoint.idle-interval`, DEFAULTS.checkpoint.idleInterval) ?? 0,
+        },
+        replicas: readReplicas(reader, raw.replicas, key, baseDir),
+      },
+    ];
+  });
+}
+
+function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: string): ReplicaConfig[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    reader.problem(`${dbKey}.replicas`, 'must be a list');
+    return [];
+  }
+  const names = new Set<string>();
+  return value.flatMap((item, i) => {
+    const key = `${dbKey}.replicas[${i}]`;
+    const raw = reader.object(item, key, REPLICA_KEYS);
+    if (!raw) return [];
+    const type = reader.string(raw.type, `${key}.type`) ?? 'file';
+    if (type !== 'file') reader.problem(`${key}.type`, `${JSON.stringify(type)} is not a replica type this version has (file)`);
+    const location = reader.string(raw.path, `${key}.path`) ?? reader.string(raw.url, `${key}.url`);
+    if (!location) reader.problem(`${key}.path`, 'is missing (a directory, or url: file:///dir)');
+    const name = reader.string(raw.name, `${key}.name`) ?? type;
+    if (names.has(name)) reader.problem(`${key}.name`, `${JSON.stringify(name)} is already the name of another replica of this database`);
+    names.add(name);
+    return [
+      {
+        type: 'file' as const,
+        name,
+        url: location && !location.includes('://') ? path.resolve(baseDir, location) : (location ?? ''),
+        syncInterval: reader.schedule(raw['sync-interval'], `${key}.sync-interval`, DEFAULTS.replica.syncInterval)!,
+        snapshotInterval: reader.schedule(raw['snapshot-interval'], `${key}.snapshot-interval`, DEFAULTS.replica.snapshotInterval)!,
+        retentionMs: reader.duration(raw.retention, `${key}.retention`, DEFAULTS.replica.retention) ?? 0,
+        retentionCheckInterval: reader.schedule(raw['retention-check-interval'], `${key}.retention-check-interval`, DEFAULTS.replica.retentionCheckInterval)!,
+        verifyInterval: reader.schedule(raw['verify-interval'], `${key}.verify-interval`, undefined),
+      },
+    ];
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The job runner behind `walsync run`: per database, one held-open LiveDb
+ * (its pin keeps the app from restarting the WAL between jobs) and one croner
+ * Cron per (job, replica). Jobs of one database run one at a time; an overrun
+ * is skipped and logged (croner `protect`), never stacked; a failing job is
+ * logged, counted and retried with backoff on later ticks.
+ */
+import { Cron } from 'croner';
+import { run as runRetention } from '../jobs/retention.js';
+import { run as runSnapshot } from '../jobs/snapshot.js';
+import { run as runSync } from '../jobs/sync.js';
+import type { Config, DbConfig, Schedule } from './config.js';
+import { WalsyncError, messageOf } from './errors.js';
+import type { JobContext } from './job.js';
+import { openJobContext } from './job.js';
+import type { Logger } from './log.js';
+import { acquireRunLock } from './run-lock.js';
+import type { RunLock } from './run-lock.js';
+import { JobStatusBook } from './status.js';
+import { verifyReplica } from './verify-replica.js';
+
+export type ScheduledJobName = 'sync' | 'snapshot' | 'retention' | 'verify';
+
+export interface Runner {
+  /** Stops scheduling, lets running jobs finish, syncs every replica one last time, and releases everything. */
+  stop(): Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+interface DbRun {
+  readonly config: DbConfig;
+  readonly ctx: JobContext;
+  readonly lock: RunLock;
+  readonly status: JobStatusBook;
+  readonly crons: Cron[];
+  /** Jobs of one database run one after another. */
+  queue: Promise<unknown>;
+}
+
+export async function createRunner(config: Config, log: Logger): Promise<Runner> {
+  const runs: DbRun[] = [];
+  try {
+    for (const db of config.dbs) runs.push(await startDb(db, log));
+  } catch (error) {
+    await Promise.allSettled(runs.map((run) => stopDb(run, log, false)));
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    stop() {
+      stopping ??= Promise.all(runs.map((run) => stopDb(run, log, true))).then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+async function startDb(db: DbConfig, log: Logger): Promise<DbRun> {
+  const ctx = await openJobContext(db.path, {
+    metaDir: db.metaPath,
+    policy: db.checkpoint,
+    busyTimeoutMs: db.busyTimeoutMs,
+    log,
+    switchToWal: true,
+    replicaUrls: db.replicas.map((replica) => replica.url),
+  });
+  let lock: RunLock;
+  try {
+    lock = await acquireRunLock(ctx.metaDir, ctx.db.dbPath);
+  } catch (error) {
+    ctx.db.close();
+    throw error;
+  }
+  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath), crons: [], queue: Promise.resolve() };
+  const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
+  replicas.forEach((replica, i) => {
+    const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
+    const label = replica?.name ?? 'shadow';
+    schedule(run, log, 'sync', label, replica?.syncInterval ?? { kind: 'interval', ms: 1000, text: '1s' }, () => runSync(only));
+    if (!replica) return;
+    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => runSnapshot(only));
+    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => runRetention({ ...only, retentionMs: replica.retentionMs }));
+    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => verifyJob(only));
+  });
+  log.info('runner started', { db: ctx.db.dbPath, jobs: run.crons.length });
+  return run;
+}
+
+async function verifyJob(ctx: JobContext): Promise<void> {
+  for (const result of await verifyReplica(ctx)) {
+    if (result.difference) {
+      throw new WalsyncError('VERIFY_MISMATCH', `${result.replica}: restored copy differs from ${ctx.db.dbPath}: ${result.difference}`);
+    }
+  }
+}
+
+function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: string, when: Schedule, work: () => Promise<unknown>): void {
+  const name = `${job}:${replica}`;
+  let failures = 0;
+  let retryAt = 0;
+  const fields = { db: run.ctx.db.dbPath, job, replica };
+  const cron = new Cron(
+    when.kind === 'cron' ? when.pattern : '* * * * * *',
+    {
+      interval: when.kind === 'interval' ? Math.max(1, Math.round(when.ms / 1000)) : undefined,
+      protect: () => log.warn('job still running; tick skipped', fields),
+    },
+    async () => {
+      if (Date.now() < retryAt) return;
+      const started = Date.now();
+      const task = run.queue.then(work);
+      run.queue = task.catch(() => undefined);
+      try {
+        const result = await task;
+        failures = 0;
+        run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
+        log.debug('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, result: summarize(result) });
+      } catch (error) {
+        failures++;
+        retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+        run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: cron.nextRun() ?? undefined });
+        log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
+      }
+    },
+  );
+  run.crons.push(cron);
+}
+
+function summarize(result: unknown): unknown {
+  if (result && typeof result === 'object' && 'frameCount' in result) {
+    const r = result as { frameCount: number; byteCount: number };
+    return { frames: r.frameCount, bytes: r.byteCount };
+  }
+  return undefined;
+}
+
+async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promise<void> {
+  for (const cron of run.crons) cron.stop();
+  await run.queue;
+  try {
+    if (finalSync) {
+      const result = await runSync(run.ctx);
+      log.info('final sync', { db: run.ctx.db.dbPath, generation: result.generationId, frames: result.frameCount, replicas: result.replicas.length });
+    }
+  } catch (error) {
+    log.error('final sync failed', { db: run.ctx.db.dbPath, error: messageOf(error) });
+  } finally {
+    await run.status.flush();
+    run.ctx.db.close();
+    await run.lock.release();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * What `walsync run` reports about its jobs, written to `<meta>/status.json`
+ * (atomically, at most once a second) so `walsync status` can read it from
+ * disk without asking the daemon.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { writeBytesAtomic } from './fsx/atomic.js';
+
+export const STATUS_FILE_NAME = 'status.json';
+
+export interface JobStatus {
+  runs: number;
+  failures: number;
+  lastSuccess?: string;
+  lastError?: { at: string; message: string };
+  lastDurationMs?: number;
+  nextRun?: string;
+}
+
+export interface StatusFile {
+  pid: number;
+  db: string;
+  updatedAt: string;
+  jobs: Record<string, JobStatus>;
+}
+
+export class JobStatusBook {
+  private readonly jobs: Record<string, JobStatus> = {};
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly metaDir: string,
+    private readonly dbPath: string,
+  ) {}
+
+  record(job: string, outcome: { ok: boolean; at: Date; durationMs: number; error?: string; nextRun?: Date }): void {
+    const status = (this.jobs[job] ??= { runs: 0, failures: 0 });
+    status.runs++;
+    status.lastDurationMs = outcome.durationMs;
+    status.nextRun = outcome.nextRun?.toISOString();
+    if (outcome.ok) status.lastSuccess = outcome.at.toISOString();
+    else {
+      status.failures++;
+      status.lastError = { at: outcome.at.toISOString(), message: outcome.error ?? '' };
+    }
+    this.timer ??= setTimeout(() => void this.flush(), 1000);
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const file: StatusFile = { pid: process.pid, db: this.dbPath, updatedAt: new Date().toISOString(), jobs: this.jobs };
+    this.writing = this.writing.then(() => writeBytesAtomic(path.join(this.metaDir, STATUS_FILE_NAME), 0o600, Buffer.from(JSON.stringify(file, null, 2))));
+    await this.writing;
+  }
+}
+
+export async function readStatusFile(metaDir: string): Promise<StatusFile | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(metaDir, STATUS_FILE_NAME), 'utf8')) as StatusFile;
+  } catch {
+    // No daemon has written one yet (or it is being replaced): there is simply no job history to show.
+    return undefined;
+  }
+}
