@@ -60,7 +60,7 @@ const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-
 
 /** The config file to read: --config, else $WALSYNC_CONFIG, else ./walsync.yml. */
 export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return path.resolve(flag ?? env.WALSYNC_CONFIG ?? 'walsync.yml');
+  return path.resolve(flag || env.WALSYNC_CONFIG || 'walsync.yml');
 }
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {

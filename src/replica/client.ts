@@ -37,8 +37,8 @@ export interface ReplicaClient {
   deleteSnapshot(generationId: string, index: number): Promise<void>;
   deleteWalSegment(generationId: string, index: number, offset: number): Promise<void>;
   deleteGeneration(generationId: string): Promise<void>;
-  /** Removes what a killed upload left behind in a generation (temp files), where a backend can have any. */
-  removeDebris(generationId: string): Promise<void>;
+  /** Removes what killed uploads left behind (temp files), where a backend can have any. */
+  removeDebris(): Promise<void>;
 }
 
 export function compareSegments(a: { index: number; offset: number }, b: { index: number; offset: number }): number {

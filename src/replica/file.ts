@@ -84,8 +84,8 @@ export class FileReplicaClient implements ReplicaClient {
     await this.io(generationKey(generationId), () => fs.rm(this.pathOf(generationKey(generationId)), { recursive: true, force: true }));
   }
 
-  async removeDebris(generationId: string): Promise<void> {
-    await this.io(generationKey(generationId), () => removeTmpFiles(this.pathOf(generationKey(generationId))));
+  async removeDebris(): Promise<void> {
+    await this.io('generations', () => removeTmpFiles(this.pathOf('generations')));
   }
 
   private pathOf(key: string): string {

@@ -52,7 +52,8 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
     let position = remembered;
     let snapshotIndex: number | undefined;
     if (!remembered) {
-      await client.removeDebris(generationId);
+      // Killed uploads of any generation (a kill can also start a new one) leave temp files.
+      await client.removeDebris();
       position = await readReplicaPosition(client, generationId);
       const snapshots = await client.listSnapshots(generationId);
       if (snapshots.length === 0) {

@@ -1,0 +1,161 @@
+/**
+ * `walsync run`: the job runner next to a live app, with real processes and
+ * real time (no fake clocks).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
+import type { App } from '../helpers/app.js';
+import { startAppInTempDir } from '../helpers/app.js';
+import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
+import { dumpTables } from '../helpers/shadow.js';
+
+function configFor(dbPath: string, replica: string, extra = ''): string {
+  return [
+    'dbs:',
+    `  - path: ${dbPath}`,
+    '    replicas:',
+    '      - name: backup',
+    `        path: ${replica}`,
+    '        sync-interval: 1s',
+    '        snapshot-interval: 7s',
+    '        retention: 15s',
+    '        retention-check-interval: 5s',
+    extra,
+  ].join('\n');
+}
+
+async function startRun(dir: string, config: string): Promise<{ child: ChildProcess; done: Promise<CliResult>; stderr: () => string }> {
+  const file = path.join(dir, 'walsync.yml');
+  await fs.writeFile(file, config);
+  const child = spawnCli(['run', '--config', file]);
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const done = collect(child, 180_000);
+  for (let i = 0; i < 100 && !/runner started/.test(stderr); i++) await sleep(100);
+  assert.match(stderr, /runner started/);
+  return { child, done, stderr: () => stderr };
+}
+
+async function writeFor(app: App, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let commits = 0;
+  while (Date.now() < end) {
+    await app.insert(20, { size: 300, perTx: 2 });
+    commits += 10;
+    await sleep(20);
+  }
+  return commits;
+}
+
+async function stopAndTime(child: ChildProcess, done: Promise<CliResult>): Promise<{ result: CliResult; ms: number }> {
+  const started = Date.now();
+  child.kill('SIGTERM');
+  const result = await done;
+  return { result, ms: Date.now() - started };
+}
+
+async function restoreEquals(dir: string, replica: string, dbPath: string): Promise<void> {
+  const out = path.join(dir, `restored-${Date.now()}.db`);
+  const restored = await runCli(['restore', '-o', out, replica]);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.deepEqual(dumpTables(out), dumpTables(dbPath));
+}
+
+describe('walsync run', () => {
+  it('runs 60 s next to an app with SQLite\'s default autocheckpoint in one generation; SIGTERM exits 0 within 10 s with the last commits replicated', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t);
+    const replica = path.join(dir, 'replica');
+    const { child, done } = await startRun(dir, configFor(dbPath, replica));
+    const commits = await writeFor(app, 61_000);
+    const { result, ms } = await stopAndTime(child, done);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(ms < 10_000, `stopped in ${ms} ms`);
+    assert.ok(commits > 1000, `${commits} commits`);
+    const generations = new Set([...result.stderr.matchAll(/generation=([0-9a-f]{16})/g)].map((m) => m[1]));
+    assert.equal(generations.size, 1, `one generation: ${[...generations].join(', ')}`);
+    assert.match(result.stderr, /INFO snapshot .*index=/);
+    assert.match(result.stderr, /INFO final sync /);
+    await restoreEquals(dir, replica, dbPath);
+  });
+
+  it('refuses a second run on the same database with one line, exit 1', async (t) => {
+    const { dir, dbPath } = await startAppInTempDir(t);
+    const replica = path.join(dir, 'replica');
+    const first = await startRun(dir, configFor(dbPath, replica));
+    const second = await runCli(['run', '--config', path.join(dir, 'walsync.yml')]);
+    assert.equal(second.code, 1);
+    assert.deepEqual(errorLines(second.stderr).length, 1, second.stderr);
+    assert.match(errorLines(second.stderr)[0]!, /^walsync: LOCKED: .*app\.db: another walsync run \(pid \d+\) already syncs this database/);
+    const { result } = await stopAndTime(first.child, first.done);
+    assert.equal(result.code, 0);
+  });
+
+  it('a failing job is logged, counted and retried; the daemon keeps running and catches up when the replica returns', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica));
+    await writeFor(app, 2000);
+    await fs.rename(replica, `${replica}.away`);
+    await fs.writeFile(replica, 'the backup disk is gone');
+    await writeFor(app, 4000);
+    assert.match(run.stderr(), /ERROR job failed db=\S+ job=sync replica=backup failures=2 .*code=REPLICA_IO/);
+    const status = await runCli(['status', '--json', '--config', path.join(dir, 'walsync.yml')]);
+    const [report] = JSON.parse(status.stdout) as { running: boolean; jobs: Record<string, { failures: number; lastError?: unknown }> }[];
+    assert.equal(report!.running, true);
+    assert.ok(report!.jobs['sync:backup']!.failures >= 2);
+    await fs.rm(replica);
+    await fs.rename(`${replica}.away`, replica);
+    await writeFor(app, 3000);
+    await sleep(2500);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    await restoreEquals(dir, replica, dbPath);
+  });
+
+  it('skips the ticks of a job that overruns instead of starting it twice', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(25_000, { size: 4000, perTx: 500 });
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica, '        verify-interval: 1s'));
+    await sleep(8000);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /WARN job still running; tick skipped db=\S+ job=(verify|sync|snapshot)/);
+    assert.doesNotMatch(result.stderr, /ERROR/);
+  });
+
+  it('reports every config problem at once, each naming file and key, exit 2', async (t) => {
+    const { dir } = await startAppInTempDir(t);
+    const file = path.join(dir, 'bad.yml');
+    await fs.writeFile(file, 'dbs:\n  - path: /x.db\n    replicas:\n      - path: /r\n        retention: 2x\n        snapshot-interval: "every day"\n    bogus: 1\n');
+    const result = await runCli(['run', '--config', file]);
+    assert.equal(result.code, 2);
+    assert.deepEqual(errorLines(result.stderr), [
+      'walsync: CONFIG_INVALID: bad.yml: dbs[0].bogus: unknown key (known: path, meta-path, busy-timeout, checkpoint, replicas)',
+      errorLines(result.stderr)[1]!,
+      'walsync: CONFIG_INVALID: bad.yml: dbs[0].replicas[0].retention: "2x" is not a duration (e.g. 1s, 10m, 24h)',
+    ]);
+    assert.match(errorLines(result.stderr)[1]!, /^walsync: CONFIG_INVALID: bad\.yml: dbs\[0\]\.replicas\[0\]\.snapshot-interval: "every day" is neither a duration nor a cron expression/);
+    const missing = await runCli(['run'], { cwd: dir, env: { ...process.env, WALSYNC_CONFIG: '' } });
+    assert.equal(missing.code, 2);
+  });
+
+  it('SIGHUP with an invalid config keeps the old one running', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica));
+    await fs.writeFile(path.join(dir, 'walsync.yml'), 'dbs: 3\n');
+    run.child.kill('SIGHUP');
+    await sleep(500);
+    await writeFor(app, 2500);
+    assert.match(run.stderr(), /ERROR config reload refused; the old config keeps running problem="walsync\.yml: dbs: must list at least one database"/);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    await restoreEquals(dir, replica, dbPath);
+  });
+});
