@@ -15,6 +15,7 @@ export type WalsyncErrorCode =
   | 'SHADOW_MISSING'
   | 'IO'
   | 'LOCKED'
+  | 'SQLITE_COPIES'
   | 'REPLICA_CORRUPT'
   | 'REPLICA_IO'
   | 'REPLICA_NOT_FOUND'

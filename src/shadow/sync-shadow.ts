@@ -83,7 +83,9 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const { wal, header } = await lockWithWalHeader(db);
   const lockedAt = process.hrtime.bigint();
   try {
-    const removedTmpCount = await removeTmpFiles(options.metaDir);
+    // Debris only comes from a killed process, so the first sync of each process clears it;
+    // later ones must not, or they would race this process's own temp files.
+    const removedTmpCount = options.cursor ? 0 : await removeTmpFiles(options.metaDir);
     const run: SyncRun = {
       db,
       options,
