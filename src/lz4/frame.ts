@@ -116,8 +116,17 @@ export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncG
  * reused so memory stays flat.
  */
 export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
+  const chunks = source[Symbol.asyncIterator]();
+  try {
+    yield* decodeFrom(new ByteReader(chunks), name);
+  } finally {
+    // Stopped early (an error here or in the consumer): let the source close its file.
+    await chunks.return?.();
+  }
+}
+
+async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
-  const reader = new ByteReader(source[Symbol.asyncIterator]());
   const fail = (reason: string) => new WalsyncError('REPLICA_CORRUPT', `${name}: ${reason}`);
   let head = await reader.read(7);
   let parsed = parseLz4FrameHeader(head, codec);
