@@ -114,7 +114,10 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
         const result = await task;
         failures = 0;
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
-        log.debug('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, result: summarize(result) });
+        const summary = summarize(result);
+        // A sync that found nothing new every second is not an event worth a line at info.
+        const level = job === 'sync' && !summary?.bytes ? 'debug' : 'info';
+        log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, ...summary });
       } catch (error) {
         failures++;
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
@@ -126,7 +129,7 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
   run.crons.push(cron);
 }
 
-function summarize(result: unknown): unknown {
+function summarize(result: unknown): { frames: number; bytes: number } | undefined {
   if (result && typeof result === 'object' && 'frameCount' in result) {
     const r = result as { frameCount: number; byteCount: number };
     return { frames: r.frameCount, bytes: r.byteCount };

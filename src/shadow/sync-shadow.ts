@@ -82,6 +82,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
   const { wal, header } = await lockWithWalHeader(db);
   const lockedAt = process.hrtime.bigint();
+  let copiedByteCount = 0;
   try {
     // Debris only comes from a killed process, so the first sync of each process clears it;
     // later ones must not, or they would race this process's own temp files.
@@ -107,6 +108,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
       cursor = outcome.cursor;
       checkpoint = { mode, restarted: outcome.restarted };
     }
+    copiedByteCount = run.count.byteCount;
     return {
       dbPath: db.dbPath,
       generationId: cursor.generationId,
@@ -123,7 +125,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
     };
   } finally {
     await wal.close();
-    releaseLocks(db);
+    releaseLocks(db, copiedByteCount > 0);
     options.log.debug('write lock released', {
       db: db.dbPath,
       lockMs: Number(process.hrtime.bigint() - lockedAt) / 1e6,
@@ -132,10 +134,17 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   }
 }
 
-/** Re-pins the WAL at the newest commit while writes are still locked out, then lets the app write. */
-function releaseLocks(db: LiveDb): void {
+/**
+ * Moves the pin to the newest commit while writes are still locked out, then
+ * lets the app write. Only when the WAL grew: SQLite gives a read that starts
+ * on a fully checkpointed WAL no read mark in it (it reads the database file
+ * alone), and such a pin would no longer stop the app from restarting the
+ * WAL. A pin that moves past new frames always lands on a mark, because the
+ * old pin still holds back the checkpoint while the new one starts.
+ */
+function releaseLocks(db: LiveDb, walGrew: boolean): void {
   try {
-    db.pinWal();
+    if (walGrew || !db.isWalPinned) db.pinWal();
   } finally {
     db.unlockWrites();
   }

@@ -39,7 +39,8 @@ export async function copyWithoutLock(
     if (head.kind !== 'ok' || !sameWalHeader(head.header, cursor.header)) return undefined;
     const shadowPath = shadowWalPath(metaDir, cursor.generationId, cursor.index);
     let copied = await copyUntilQuiet(wal, shadowPath, { cursor, count: NOTHING_COPIED });
-    if (checkpointModeFor(policy, frameCountAt(copied.cursor.end.offset, cursor.header.pageSize), 0)) {
+    const walGrew = copied.count.byteCount > 0;
+    if (walGrew && checkpointModeFor(policy, frameCountAt(copied.cursor.end.offset, cursor.header.pageSize), 0)) {
       // Backfill up to a fresh pin now, so the locked checkpoint has only the last frames left.
       db.pinWal();
       db.checkpoint('PASSIVE');

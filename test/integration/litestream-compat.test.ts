@@ -45,6 +45,7 @@ describe('Litestream 0.3.13 replicas', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(notes(out), notes(path.join(fixtures, 'two-generations/expected.db')));
     assert.equal(notes(out).length, 140);
+    assert.equal(integrityCheck(out), 'ok');
   });
 
   it('picks the generation whose newest object is newest, by modification time', async (t) => {

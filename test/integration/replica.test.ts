@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { cliPath, collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
-import { currentGeneration, dumpTables, listTmpFiles, shadowFiles } from '../helpers/shadow.js';
+import { currentGeneration, dumpTables, integrityCheck, listTmpFiles, shadowFiles } from '../helpers/shadow.js';
 
 interface SyncSummary {
   generation: string;
@@ -42,19 +42,28 @@ async function appRows(app: App) {
 }
 
 describe('file replica', () => {
-  it('round trip over several WAL indexes: restore equals the app row for row, and verify --replica agrees', async (t) => {
+  it('round trip while sync runs: inserts, updates, deletes, a schema change and a multi-MB blob across >= 3 checkpoints restore row for row', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');
-    for (let round = 0; round < 12; round++) {
-      await app.insert(30 + round, { size: 300, perTx: 3 });
-      if (round % 4 === 3) await app.exec(`UPDATE t SET body = randomblob(40) WHERE id % 5 = ${round % 5}; DELETE FROM t WHERE id % 13 = 0;`);
-      const summary = await syncTo(dbPath, replica, '--checkpoint-min-pages', '25');
-      assert.equal(summary.replicas.length, 1);
+    const child = spawnCli(['sync', '--json', '--interval', '300ms', '--checkpoint-min-pages', '200', dbPath, replica]);
+    const done = collect(child);
+    for (let round = 0; round < 10; round++) {
+      await app.insert(60 + round, { size: 700, perTx: 3 });
+      if (round === 3) await app.exec('ALTER TABLE t ADD COLUMN note TEXT; CREATE INDEX t_note ON t (note); UPDATE t SET note = hex(id) WHERE id % 3 = 0;');
+      if (round === 5) await app.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB); INSERT INTO blobs (data) VALUES (randomblob(3 * 1024 * 1024));');
+      if (round % 4 === 1) await app.exec(`UPDATE t SET body = randomblob(40) WHERE id % 5 = ${round % 5}; DELETE FROM t WHERE id % 13 = ${round % 13};`);
+      await sleep(400);
     }
+    await sleep(700);
+    child.kill('SIGTERM');
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    const restarts = result.stdout.trim().split('\n').filter((line) => (JSON.parse(line) as SyncSummary).checkpoint?.restarted).length;
+    assert.ok(restarts >= 3, `${restarts} walsync checkpoints`);
     const out = path.join(dir, 'restored.db');
     const restored = await restoreTo(replica, out);
     assert.equal(restored.code, 0, restored.stderr);
-    assert.ok((JSON.parse(restored.stdout) as { lastIndex: number }).lastIndex >= 2, 'several indexes replayed');
+    assert.equal(integrityCheck(out), 'ok');
     assert.deepEqual(dumpTables(out), dumpTables(dbPath));
     const verify = await runCli(['verify', dbPath, '--replica', replica]);
     assert.equal(verify.code, 0, verify.stderr);
@@ -63,37 +72,39 @@ describe('file replica', () => {
     assert.equal((await shadowFiles(dbPath, await currentGeneration(dbPath))).length, 1);
   });
 
-  it('point-in-time restore by timestamp and by index gives the database as it was then', async (t) => {
+  it('point in time: each of 12 recorded positions restores, by --index and by --timestamp, to exactly the rows committed then', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');
     const moments: { at: string; count: number; index: number }[] = [];
-    for (let round = 0; round < 6; round++) {
-      await app.insert(40, { size: 300, perTx: 4 });
-      const summary = await syncTo(dbPath, replica, '--checkpoint-min-pages', '30');
-      await sleep(30);
-      moments.push({ at: new Date().toISOString(), count: (await appRows(app))[0]!.n, index: summary.index });
-      await sleep(30);
+    for (let round = 0; round < 13; round++) {
+      await app.insert(15 + round, { size: 300, perTx: 3 });
+      if (round % 5 === 4) await app.exec(`DELETE FROM t WHERE id % 7 = ${round % 7}`);
+      // Every sync ends its WAL index with a checkpoint, so index k holds exactly rounds 0..k.
+      const summary = await syncTo(dbPath, replica, '--checkpoint-min-pages', '1');
+      assert.equal(summary.checkpoint?.restarted, true);
+      await sleep(25);
+      moments.push({ at: new Date().toISOString(), count: (await appRows(app))[0]!.n, index: summary.index - 1 });
+      await sleep(25);
     }
-    for (const moment of [moments[1]!, moments[3]!]) {
-      const out = path.join(dir, `at-${moment.count}.db`);
-      const result = await restoreTo(replica, out, '--timestamp', moment.at);
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal((rowsOf(out).t ?? []).length, moment.count, `restore at ${moment.at}`);
+    // The first sync checkpoints before its snapshot, so restores start at index 1: positions from round 1 on.
+    for (const [i, moment] of moments.slice(1).entries()) {
+      const byTime = path.join(dir, `time-${i}.db`);
+      const timed = await restoreTo(replica, byTime, '--timestamp', moment.at);
+      assert.equal(timed.code, 0, timed.stderr);
+      assert.equal((rowsOf(byTime).t ?? []).length, moment.count, `--timestamp ${moment.at}`);
+      const byIndex = path.join(dir, `index-${i}.db`);
+      const indexed = await restoreTo(replica, byIndex, '--index', String(moment.index));
+      assert.equal(indexed.code, 0, indexed.stderr);
+      assert.equal((rowsOf(byIndex).t ?? []).length, moment.count, `--index ${moment.index}`);
     }
-    const byIndex = path.join(dir, 'index-0.db');
-    const result = await restoreTo(replica, byIndex, '--index', '0');
-    assert.equal(result.code, 0, result.stderr);
-    const lastInIndex0 = moments.filter((m) => m.index === 0).at(-1);
-    if (lastInIndex0) assert.ok((rowsOf(byIndex).t ?? []).length >= lastInIndex0.count);
-    assert.ok((rowsOf(byIndex).t ?? []).length < moments.at(-1)!.count);
   });
 
   it('sync killed with SIGKILL mid-upload resumes without a gap, a duplicate or an overlap', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');
     await syncTo(dbPath, replica);
-    for (let round = 0; round < 15; round++) {
-      await app.insert(150, { size: 4000, perTx: 15 });
+    for (let round = 0; round < 30; round++) {
+      await app.insert(100, { size: 4000, perTx: 10 });
       const child = spawnCli(['sync', '--once', '--checkpoint-min-pages', '400', dbPath, replica]);
       const done = collect(child);
       await sleep(60 + Math.floor(Math.random() * 200));
@@ -261,5 +272,48 @@ describe('file replica', () => {
     const onTerminal = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
     assert.match(onTerminal, /restoring: [\d.]+ MiB, \d+\/\d+ objects/);
     assert.match(onTerminal, /restored .*tty\.db/);
+  });
+
+  it('refuses an existing output, no backups, a bad timestamp and --index with --timestamp: one line, non-zero, nothing at the output', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    await app.insert(5);
+    await syncTo(dbPath, replica);
+    const existing = path.join(dir, 'existing.db');
+    await fs.writeFile(existing, 'keep me');
+    const cases: [string[], number, RegExp, string][] = [
+      [['-o', existing, replica], 2, /^walsync: OUTPUT_EXISTS: .*existing\.db: already exists/, existing],
+      [['-o', path.join(dir, 'a.db'), path.join(dir, 'empty-replica')], 1, /^walsync: NO_BACKUPS: .*empty-replica: no backups found$/, path.join(dir, 'a.db')],
+      [['-o', path.join(dir, 'b.db'), '--timestamp', 'yesterday', replica], 2, /^walsync: USAGE: --timestamp: "yesterday" is not an RFC 3339 time/, path.join(dir, 'b.db')],
+      [['-o', path.join(dir, 'c.db'), '--index', '0', '--timestamp', '2026-01-01T00:00:00Z', replica], 2, /^walsync: USAGE: Arguments index and timestamp are mutually exclusive$/, path.join(dir, 'c.db')],
+      [['-o', path.join(dir, 'd.db'), '--generation', '0123456789abcdef', replica], 1, /^walsync: NO_BACKUPS: .*generation 0123456789abcdef not found/, path.join(dir, 'd.db')],
+    ];
+    for (const [args, code, line, out] of cases) {
+      const result = await runCli(['restore', ...args]);
+      assert.equal(result.code, code, `${args.join(' ')}: ${result.stderr}`);
+      assert.deepEqual(errorLines(result.stderr).length, 1, result.stderr);
+      assert.match(errorLines(result.stderr)[0]!, line);
+      if (out === existing) assert.equal(await fs.readFile(existing, 'utf8'), 'keep me');
+      else await assert.rejects(fs.stat(out), `nothing at ${out}`);
+    }
+  });
+
+  it('a restore that fails its integrity check names the object and leaves nothing at the output', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    await app.insert(400, { size: 500, perTx: 50 });
+    await app.checkpoint('TRUNCATE');
+    await syncTo(dbPath, replica);
+    const generation = await currentGeneration(dbPath);
+    const snapshotPath = path.join(replica, 'generations', generation, 'snapshots', '00000000.snapshot.lz4');
+    const snapshot = execFileSync('lz4', ['-d', '-c', snapshotPath]);
+    // Scribble over the middle of a b-tree page the WAL never rewrites.
+    snapshot.fill(0x5a, 4096 * 10 + 100, 4096 * 10 + 2000);
+    execFileSync('lz4', ['-f', '-q', '-', snapshotPath], { input: snapshot });
+    const out = path.join(dir, 'out.db');
+    const result = await restoreTo(replica, out);
+    assert.equal(result.code, 1);
+    assert.match(errorLines(result.stderr)[0]!, /^walsync: REPLICA_CORRUPT: .*\.lz4: integrity check failed after applying it: /);
+    await assert.rejects(fs.stat(out));
   });
 });

@@ -28,6 +28,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   const log = loggerFor(config, json);
   let runner = await createRunner(config, log);
   log.info('running', { config: file, dbs: config.dbs.length });
+  if (config.addr) log.warn('metrics are not served by this version; addr is ignored', { addr: config.addr });
   await new Promise<void>((resolve) => {
     let reloading = Promise.resolve();
     const remove = io.onSignals(['SIGINT', 'SIGTERM', 'SIGHUP'], (signal) => {
