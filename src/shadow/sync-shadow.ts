@@ -8,11 +8,12 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable, removeTmpFiles } from '../fsx/atomic.js';
+import { makeDirDurable, readRange, removeTmpFiles } from '../fsx/atomic.js';
 import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { WalHeader } from '../wal/format.js';
-import { frameCountAt } from '../wal/format.js';
+import { frameCountAt, frameSizeFor } from '../wal/format.js';
+import { chainStart, startWalk, walkFrames } from '../wal/frames.js';
 import { describeHeaderChange, isWalRestartOf, sameWalHeader } from '../wal/header.js';
 import { formatIndex } from '../wal/pos.js';
 import type { CheckpointPolicy } from './checkpoint.js';
@@ -32,7 +33,7 @@ import {
   inspectShadowWal,
   readLastFrame,
 } from './shadow-wal.js';
-import { readWalFileHeader, readWalHeaderAt } from './wal-file.js';
+import { readWalFileHeader, readWalHeaderAt, walkWalFile } from './wal-file.js';
 
 export interface SyncShadowOptions {
   readonly metaDir: string;
@@ -301,9 +302,9 @@ async function idleMs(run: SyncRun, cursor: ShadowCursor): Promise<number> {
 
 /**
  * Checkpoints, then classifies what the WAL looks like afterwards: the same
- * cycle (continue the index), a restart walsync itself made with no other
- * commit in between (next index, same generation), or anything else (a new
- * generation: walsync cannot prove nothing was lost).
+ * cycle (continue the index), a restart with provably nothing lost before it
+ * (next index, same generation), or anything else (a new generation: walsync
+ * cannot prove nothing was lost).
  */
 async function checkpointAndContinue(
   run: SyncRun,
@@ -317,7 +318,11 @@ async function checkpointAndContinue(
     log.info('checkpoint', { db: run.db.dbPath, generation: cursor.generationId, mode, restarted: false });
     return { cursor: await appendCommitted(run, cursor), restarted: false };
   }
-  if (after.kind === 'ok' && restartedByWalsync && isWalRestartOf(after.header, cursor.header)) {
+  const provenRestart =
+    after.kind === 'ok' &&
+    isWalRestartOf(after.header, cursor.header) &&
+    (restartedByWalsync || (mode === 'PASSIVE' && (await nothingAppendedBeforeRestart(run, cursor, after.header))));
+  if (after.kind === 'ok' && provenRestart) {
     const next = await createShadowIndex(run, cursor.generationId, cursor.index + 1, after.header);
     log.info('checkpoint', {
       db: run.db.dbPath,
@@ -331,6 +336,24 @@ async function checkpointAndContinue(
   const reason = "WAL restarted by another connection during walsync's checkpoint";
   const header = after.kind === 'ok' ? after.header : await mustHaveHeader(run);
   return { cursor: await startGeneration(run, header, reason), restarted: true };
+}
+
+/**
+ * After walsync's complete PASSIVE checkpoint it lets go of the write lock
+ * for an instant before its own restarting write; an app writer waiting for
+ * the lock may restart the WAL first. That loses nothing if the app's write
+ * was the first after walsync's copy. Had the app appended a transaction to
+ * the old cycle instead (and checkpointed and restarted after it), that
+ * transaction would start right where the shadow ends, with the old salts
+ * and the shadow's checksum chain, and the new cycle has not reached there.
+ */
+async function nothingAppendedBeforeRestart(run: SyncRun, cursor: ShadowCursor, newHeader: WalHeader): Promise<boolean> {
+  const newCycle = await walkWalFile(run.wal, newHeader, chainStart(newHeader));
+  if (newCycle.validEnd.offset > cursor.end.offset) return false;
+  const frameSize = frameSizeFor(cursor.header.pageSize);
+  const next = await readRange(run.wal, cursor.end.offset, frameSize);
+  if (next.byteLength < frameSize) return true;
+  return walkFrames(next, cursor.header, startWalk(cursor.end)).frameCount === 0;
 }
 
 async function mustHaveHeader(run: SyncRun): Promise<WalHeader> {
