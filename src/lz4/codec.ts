@@ -14,6 +14,7 @@ interface Lz4Js {
 
 const lz4js = createRequire(import.meta.url)('lz4js') as Lz4Js;
 const HASH_TABLE_SIZE = 1 << 16;
+const SAMPLE_SIZE = 64 * 1024;
 
 export interface Xxh32 {
   update(bytes: Uint8Array): Xxh32;
@@ -38,13 +39,19 @@ export function loadLz4Codec(): Promise<Lz4Codec> {
   codec ??= xxhash().then((hasher) => {
     const hashTable = new Uint32Array(HASH_TABLE_SIZE);
     let out = new Uint8Array(0);
+    const compressedSize = (data: Uint8Array): number => {
+      // Positions in the table are per block: every block is independent.
+      hashTable.fill(0);
+      return lz4js.compressBlock(data, out, 0, data.byteLength, hashTable);
+    };
     return {
       compressBlock(block) {
         const bound = lz4js.compressBound(block.byteLength);
         if (out.byteLength < bound) out = new Uint8Array(bound);
-        // Positions in the table are per block: every block is independent.
-        hashTable.fill(0);
-        const size = lz4js.compressBlock(block, out, 0, block.byteLength, hashTable);
+        // A sample that does not shrink says the block is random (encrypted, already
+        // compressed): store it as is rather than spend the whole block's time on it.
+        if (block.byteLength > 2 * SAMPLE_SIZE && compressedSize(block.subarray(0, SAMPLE_SIZE)) > SAMPLE_SIZE * 0.97) return undefined;
+        const size = compressedSize(block);
         return size > 0 && size < block.byteLength ? out.subarray(0, size) : undefined;
       },
       decompressBlock(compressed, into) {
