@@ -8,6 +8,7 @@ import { run as runSync } from '../jobs/sync.js';
 import type { SyncJobResult } from '../jobs/sync.js';
 import type { Config } from './config.js';
 import { DEFAULTS, loadConfig, parseConfig } from './config.js';
+import type { JobContext } from './job.js';
 import { openJobContext } from './job.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
@@ -46,15 +47,7 @@ export async function createRunner(config: Config, options: { log?: Logger } = {
 
 /** One sync of the shadow WAL, and of every replica named. */
 export async function syncOnce(dbPath: string, options: OneShotOptions = {}): Promise<SyncJobResult> {
-  assertOneSqliteCopy();
-  const ctx = await openJobContext(dbPath, {
-    metaDir: options.metaDir,
-    policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
-    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
-    log: options.log ?? silentLogger,
-    switchToWal: true,
-    replicaUrls: options.replicas,
-  });
+  const ctx = await openOneShot(dbPath, options, true);
   try {
     return await runSync(ctx);
   } finally {
@@ -67,19 +60,23 @@ export async function verify(
   dbPath: string,
   options: OneShotOptions = {},
 ): Promise<{ shadow: ShadowVerification; replicas: ReplicaVerification[] }> {
-  assertOneSqliteCopy();
-  const ctx = await openJobContext(dbPath, {
-    metaDir: options.metaDir,
-    policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
-    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
-    log: options.log ?? silentLogger,
-    switchToWal: (options.replicas?.length ?? 0) > 0,
-    replicaUrls: options.replicas,
-  });
+  const ctx = await openOneShot(dbPath, options, (options.replicas?.length ?? 0) > 0);
   try {
     const replicas = ctx.replicas.length > 0 ? await verifyReplica(ctx) : [];
     return { shadow: await verifyShadow(ctx.db, ctx.metaDir), replicas };
   } finally {
     ctx.db.close();
   }
+}
+
+async function openOneShot(dbPath: string, options: OneShotOptions, switchToWal: boolean): Promise<JobContext> {
+  assertOneSqliteCopy();
+  return openJobContext(dbPath, {
+    metaDir: options.metaDir,
+    policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
+    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    log: options.log ?? silentLogger,
+    switchToWal,
+    replicaUrls: options.replicas,
+  });
 }

@@ -9,8 +9,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { WalsyncError, isNotFound, messageOf } from './errors.js';
-import { fsyncDir, writeAll } from './fsx/atomic.js';
+import { WalsyncError, messageOf } from './errors.js';
+import { fsyncDir, pathExists, writeAll } from './fsx/atomic.js';
 import { decodeLz4Frame } from './lz4/frame.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
 import { snapshotKey, walSegmentKey } from './replica/layout.js';
@@ -40,7 +40,7 @@ export type RestoreResult =
 
 export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const outputPath = path.resolve(options.outputPath);
-  if (await exists(outputPath)) {
+  if (await pathExists(outputPath)) {
     if (options.ifDbNotExists) return { restored: false, reason: `${outputPath} already exists` };
     throw new WalsyncError('OUTPUT_EXISTS', `${outputPath}: already exists (restore never overwrites; use --if-db-not-exists to skip)`);
   }
@@ -194,14 +194,4 @@ function checkIntegrity(dbPath: string, plan: RestorePlan): void {
 
 async function removeDatabaseFiles(dbPath: string): Promise<void> {
   await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => fs.rm(dbPath + suffix, { force: true })));
-}
-
-async function exists(filePath: string): Promise<boolean> {
-  try {
-    await fs.lstat(filePath);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
 }

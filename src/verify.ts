@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import type { LiveDb } from './db/live-db.js';
 import { WalsyncError, isNotFound } from './errors.js';
-import { readRange } from './fsx/atomic.js';
+import { pathExists, readRange } from './fsx/atomic.js';
 import { generationFilePath, shadowWalDirPath, shadowWalPath } from './layout.js';
 import type { WalHeader } from './wal/format.js';
 import { describeHeaderChange, isWalRestartOf, sameWalHeader } from './wal/header.js';
@@ -36,7 +36,7 @@ export async function verifyShadow(db: LiveDb, metaDir: string): Promise<ShadowV
   const lookup = await readGeneration(metaDir);
   const generationFile = generationFilePath(metaDir);
   if (lookup.kind === 'missing') {
-    if (!(await exists(metaDir))) {
+    if (!(await pathExists(metaDir))) {
       throw new WalsyncError('SHADOW_MISSING', `${metaDir}: nothing to verify: no shadow for ${db.dbPath} (run walsync sync first)`);
     }
     return result(db, undefined, [], 0, [{ file: generationFile, message: 'generation file is missing' }]);
@@ -136,16 +136,6 @@ async function openIfExists(filePath: string): Promise<fs.FileHandle | undefined
     return await fs.open(filePath, 'r');
   } catch (error) {
     if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
-async function exists(filePath: string): Promise<boolean> {
-  try {
-    await fs.stat(filePath);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
     throw error;
   }
 }

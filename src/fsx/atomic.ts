@@ -131,3 +131,14 @@ export async function* readFileChunks(filePath: string, start = 0, end = Infinit
     await handle.close();
   }
 }
+
+/** Whether anything (a file, a directory, a dangling link) is at `filePath`. */
+export async function pathExists(filePath: string): Promise<boolean> {
+  try {
+    await fs.lstat(filePath);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
