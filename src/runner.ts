@@ -9,11 +9,13 @@ import { Cron } from 'croner';
 import { run as runRetention } from '../jobs/retention.js';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
+import type { SyncJobResult } from '../jobs/sync.js';
 import type { Config, DbConfig, Schedule } from './config.js';
 import { WalsyncError, messageOf } from './errors.js';
 import type { JobContext } from './job.js';
 import { openJobContext } from './job.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import { acquireRunLock } from './run-lock.js';
 import type { RunLock } from './run-lock.js';
 import { JobStatusBook } from './status.js';
@@ -34,14 +36,15 @@ interface DbRun {
   readonly lock: RunLock;
   readonly status: JobStatusBook;
   readonly crons: Cron[];
+  readonly metrics?: Metrics;
   /** Jobs of one database run one after another. */
   queue: Promise<unknown>;
 }
 
-export async function createRunner(config: Config, log: Logger): Promise<Runner> {
+export async function createRunner(config: Config, log: Logger, metrics?: Metrics): Promise<Runner> {
   const runs: DbRun[] = [];
   try {
-    for (const db of config.dbs) runs.push(await startDb(db, log));
+    for (const db of config.dbs) runs.push(await startDb(db, log, metrics));
   } catch (error) {
     await Promise.allSettled(runs.map((run) => stopDb(run, log, false)));
     throw error;
@@ -55,7 +58,7 @@ export async function createRunner(config: Config, log: Logger): Promise<Runner>
   };
 }
 
-async function startDb(db: DbConfig, log: Logger): Promise<DbRun> {
+async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined): Promise<DbRun> {
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
     policy: db.checkpoint,
@@ -71,7 +74,7 @@ async function startDb(db: DbConfig, log: Logger): Promise<DbRun> {
     ctx.db.close();
     throw error;
   }
-  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath), crons: [], queue: Promise.resolve() };
+  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath), crons: [], queue: Promise.resolve(), metrics };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
@@ -113,6 +116,8 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
       try {
         const result = await task;
         failures = 0;
+        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
+        if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as SyncJobResult, (Date.now() - started) / 1000);
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.
@@ -120,6 +125,7 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
         log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, ...summary });
       } catch (error) {
         failures++;
+        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: cron.nextRun() ?? undefined });
         log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });

@@ -158,4 +158,23 @@ describe('walsync run', () => {
     assert.equal(result.code, 0, result.stderr);
     await restoreEquals(dir, replica, dbPath);
   });
+
+  it('serves Prometheus metrics at addr', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const port = 20_000 + (process.pid % 20_000);
+    const run = await startRun(dir, `addr: 127.0.0.1:${port}\n${configFor(dbPath, replica)}`);
+    await writeFor(app, 2500);
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    for (const name of ['walsync_db_size_bytes', 'walsync_wal_size_bytes', 'walsync_shadow_wal_index', 'walsync_shadow_wal_size_bytes', 'walsync_sync_seconds', 'walsync_replica_wal_offset', 'walsync_replica_operation_bytes']) {
+      assert.match(text, new RegExp(`^${name}\\{db="[^"]*app\\.db"`, 'm'), name);
+    }
+    const syncs = Number(/^walsync_sync_count\{db="[^"]+"\} (\d+)$/m.exec(text)?.[1]);
+    assert.ok(syncs >= 2, `${syncs} syncs counted`);
+    assert.match(text, /^walsync_job_runs_total\{db="[^"]+",job="sync",replica="backup",outcome="ok"\} \d+$/m);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+  });
 });

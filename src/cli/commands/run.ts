@@ -9,7 +9,9 @@ import type { Config } from '../../config.js';
 import { ConfigError, EXIT_OK, messageOf } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
+import { Metrics, serveMetrics } from '../../metrics.js';
 import { createRunner } from '../../runner.js';
+import type { Runner } from '../../runner.js';
 import type { CliIo } from '../io.js';
 
 export interface RunArgs {
@@ -26,9 +28,16 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   const file = configPathFrom(args.config, process.env);
   let config = await loadConfig(file);
   const log = loggerFor(config, json);
-  let runner = await createRunner(config, log);
-  log.info('running', { config: file, dbs: config.dbs.length });
-  if (config.addr) log.warn('metrics are not served by this version; addr is ignored', { addr: config.addr });
+  const metrics = config.addr ? new Metrics() : undefined;
+  const server = config.addr && metrics ? await serveMetrics(config.addr, metrics) : undefined;
+  let runner: Runner;
+  try {
+    runner = await createRunner(config, log, metrics);
+  } catch (error) {
+    server?.close();
+    throw error;
+  }
+  log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
   await new Promise<void>((resolve) => {
     let reloading = Promise.resolve();
     const remove = io.onSignals(['SIGINT', 'SIGTERM', 'SIGHUP'], (signal) => {
@@ -43,11 +52,12 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
         if (!next) return;
         await runner.stop();
         config = next;
-        runner = await createRunner(config, log);
+        runner = await createRunner(config, log, metrics);
         log.info('config reloaded', { config: file, dbs: config.dbs.length });
       });
     });
   });
+  server?.close();
   return EXIT_OK;
 }
 

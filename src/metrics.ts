@@ -1,0 +1,78 @@
+/**
+ * Prometheus metrics for `walsync run` (served at the config's `addr`, path
+ * /metrics), named after what Litestream exports, with a `walsync_` prefix.
+ */
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { SyncJobResult } from '../jobs/sync.js';
+import { WalsyncError, messageOf } from './errors.js';
+import { walPathFor } from './layout.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly dbSize = this.gauge('walsync_db_size_bytes', 'Size of the database file', ['db']);
+  private readonly walSize = this.gauge('walsync_wal_size_bytes', 'Size of the -wal file', ['db']);
+  private readonly shadowIndex = this.gauge('walsync_shadow_wal_index', 'Current shadow WAL index', ['db']);
+  private readonly shadowSize = this.gauge('walsync_shadow_wal_size_bytes', 'End of the current shadow WAL', ['db']);
+  private readonly syncCount = this.counter('walsync_sync_count', 'Shadow syncs', ['db']);
+  private readonly syncErrors = this.counter('walsync_sync_error_count', 'Failed syncs', ['db']);
+  private readonly syncSeconds = this.counter('walsync_sync_seconds', 'Time spent syncing', ['db']);
+  private readonly walBytes = this.counter('walsync_total_wal_bytes', 'WAL bytes copied into the shadow', ['db']);
+  private readonly checkpoints = this.counter('walsync_checkpoint_count', 'walsync checkpoints', ['db', 'mode']);
+  private readonly replicaIndex = this.gauge('walsync_replica_wal_index', 'WAL index the replica holds up to', ['db', 'replica']);
+  private readonly replicaOffset = this.gauge('walsync_replica_wal_offset', 'Offset in that index the replica holds up to', ['db', 'replica']);
+  private readonly replicaBytes = this.counter('walsync_replica_operation_bytes', 'WAL bytes shipped to the replica', ['db', 'replica']);
+  private readonly jobRuns = this.counter('walsync_job_runs_total', 'Job runs', ['db', 'job', 'replica', 'outcome']);
+
+  private gauge(name: string, help: string, labelNames: string[]) {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private counter(name: string, help: string, labelNames: string[]) {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  async observeSync(db: string, result: SyncJobResult, seconds: number): Promise<void> {
+    this.syncCount.inc({ db });
+    this.syncSeconds.inc({ db }, seconds);
+    this.walBytes.inc({ db }, result.byteCount);
+    this.shadowIndex.set({ db }, result.index);
+    this.shadowSize.set({ db }, result.offset);
+    if (result.checkpoint) this.checkpoints.inc({ db, mode: result.checkpoint.mode });
+    for (const replica of result.replicas) {
+      this.replicaIndex.set({ db, replica: replica.replica }, replica.position.index);
+      this.replicaOffset.set({ db, replica: replica.replica }, replica.position.offset);
+      this.replicaBytes.inc({ db, replica: replica.replica }, replica.byteCount);
+    }
+    // stat only: opening the database file would drop this process's POSIX locks on it.
+    this.dbSize.set({ db }, (await fs.stat(db).catch(() => ({ size: 0 }))).size);
+    this.walSize.set({ db }, (await fs.stat(walPathFor(db)).catch(() => ({ size: 0 }))).size);
+  }
+
+  observeJob(db: string, job: string, replica: string, ok: boolean): void {
+    this.jobRuns.inc({ db, job, replica, outcome: ok ? 'ok' : 'error' });
+    if (job === 'sync' && !ok) this.syncErrors.inc({ db });
+  }
+}
+
+/** Serves /metrics at `addr` (`:9090` for every interface, or `host:port`). */
+export async function serveMetrics(addr: string, metrics: Metrics): Promise<http.Server> {
+  const match = /^(.*):(\d+)$/.exec(addr);
+  if (!match) throw new WalsyncError('CONFIG_INVALID', `addr: ${JSON.stringify(addr)} is not host:port or :port`);
+  const server = http.createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (error) => response.writeHead(500).end(messageOf(error)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new WalsyncError('IO', `addr ${addr}: ${messageOf(error)}`, { cause: error })));
+    server.listen(Number(match[2]), match[1] || undefined, resolve);
+  });
+  return server;
+}
