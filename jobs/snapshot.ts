@@ -1,11 +1,11 @@
 /**
  * Job: a full snapshot of the current position to every replica. The shadow
- * is synced first, so the pinned position the snapshot is read at is one the
- * shadow (and so the replica's WAL) reaches.
+ * is synced first and each replica given the WAL it lacks, so the snapshot's
+ * position is one the shadow (and the replica's WAL) reaches.
  */
 import type { JobContext } from '../src/job.js';
 import type { SnapshotInfo } from '../src/replica/client.js';
-import { uploadSnapshot } from '../src/replica/snapshot.js';
+import { replicate } from '../src/replica/replicate.js';
 import { syncShadow } from '../src/shadow/sync-shadow.js';
 
 export async function run(ctx: JobContext): Promise<{ generationId: string; snapshots: SnapshotInfo[] }> {
@@ -13,9 +13,8 @@ export async function run(ctx: JobContext): Promise<{ generationId: string; snap
   ctx.state.cursor = synced.cursor;
   const snapshots: SnapshotInfo[] = [];
   for (const target of ctx.replicas) {
-    const snapshot = await uploadSnapshot(ctx.db, target.client, ctx.metaDir, synced.generationId, synced.index);
-    ctx.log.info('snapshot', { db: ctx.db.dbPath, generation: synced.generationId, replica: target.client.url, index: synced.index, bytes: snapshot.databaseSize });
-    snapshots.push(snapshot);
+    const replicated = await replicate({ ...ctx, client: target.client, memory: target.memory, cursor: synced.cursor, takeSnapshot: true });
+    snapshots.push(replicated.snapshot!);
   }
   return { generationId: synced.generationId, snapshots };
 }

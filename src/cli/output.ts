@@ -18,7 +18,7 @@ export function syncSummaryJson(result: SyncJobResult): Record<string, unknown> 
     cutBackBytes: result.cutBackByteCount,
     replicas: result.replicas.map((r) => ({
       replica: r.replica,
-      snapshotIndex: r.snapshotIndex ?? null,
+      snapshotIndex: r.snapshot?.index ?? null,
       segments: r.segmentCount,
       bytes: r.byteCount,
       position: formatPos(r.position),
@@ -34,7 +34,7 @@ export function syncSummaryText(result: SyncJobResult): string {
   if (result.checkpoint) line += ` checkpoint=${result.checkpoint.mode}${result.checkpoint.restarted ? '+restart' : ''}`;
   if (result.cutBackByteCount > 0) line += ` cut-back=${result.cutBackByteCount}`;
   for (const r of result.replicas) {
-    line += ` replica=${r.replica}@${formatPos(r.position)}${r.snapshotIndex === undefined ? '' : '+snapshot'}`;
+    line += ` replica=${r.replica}@${formatPos(r.position)}${r.snapshot === undefined ? '' : '+snapshot'}`;
   }
   return line;
 }

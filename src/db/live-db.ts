@@ -36,7 +36,6 @@ export interface OpenOptions {
 }
 
 export const SEQ_TABLE = '_walsync_seq';
-const BACKUP_STEP_PAGES = 4096;
 
 export class LiveDb {
   readonly dbPath: string;
@@ -105,23 +104,6 @@ export class LiveDb {
 
   get isWalPinned(): boolean {
     return this.activePin !== undefined;
-  }
-
-  /**
-   * Copies the database as the pin sees it into a new file, through SQLite's
-   * backup API: a consistent snapshot at the pinned position, read without
-   * opening the database file with plain fs calls (which would drop this
-   * process's POSIX locks on it when closed).
-   */
-  async backupPinned(destination: string): Promise<void> {
-    if (!this.activePin) throw new Error('backup without a pinned snapshot');
-    try {
-      // The default 100 pages a step yields to the event loop 2,500 times per GiB; a
-      // larger step copies at disk speed, and the pinned snapshot cannot change under it.
-      await this.activePin.backup(destination, { progress: () => BACKUP_STEP_PAGES });
-    } catch (error) {
-      throw new WalsyncError('IO', `${this.dbPath}: snapshot to ${destination} failed: ${messageOf(error)}`, { cause: error });
-    }
   }
 
   /** Rows of a query at the pinned position, one at a time. */

@@ -24,16 +24,21 @@ export interface Lz4FrameDescriptor {
   readonly blockMaxSize: number;
   readonly blockChecksum: boolean;
   readonly contentChecksum: boolean;
+  /** The decompressed size, when the writer put it in the header. */
+  readonly contentSize?: number;
   /** Bytes from the magic number to the end of the header checksum. */
   readonly headerSize: number;
 }
 
-export function formatLz4FrameHeader(codec: Lz4Codec): Uint8Array {
-  const header = new Uint8Array(7);
-  new DataView(header.buffer).setUint32(0, LZ4_FRAME_MAGIC, true);
-  header[4] = FLG_VERSION | FLG_BLOCK_INDEPENDENT | FLG_CONTENT_CHECKSUM;
+/** A frame header; with `contentSize`, a reader learns the decompressed size from the header alone. */
+export function formatLz4FrameHeader(codec: Lz4Codec, contentSize?: number): Uint8Array {
+  const header = new Uint8Array(contentSize === undefined ? 7 : 15);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, LZ4_FRAME_MAGIC, true);
+  header[4] = FLG_VERSION | FLG_BLOCK_INDEPENDENT | FLG_CONTENT_CHECKSUM | (contentSize === undefined ? 0 : FLG_CONTENT_SIZE);
   header[5] = BLOCK_SIZE_CODE_4MB << 4;
-  header[6] = (codec.xxh32(header.subarray(4, 6)) >>> 8) & 0xff;
+  if (contentSize !== undefined) view.setBigUint64(6, BigInt(contentSize), true);
+  header[header.byteLength - 1] = (codec.xxh32(header.subarray(4, header.byteLength - 1)) >>> 8) & 0xff;
   return header;
 }
 
@@ -58,6 +63,7 @@ export function parseLz4FrameHeader(
     ok: true,
     descriptor: {
       blockMaxSize,
+      contentSize: flg & FLG_CONTENT_SIZE ? Number(view.getBigUint64(6, true)) : undefined,
       blockChecksum: (flg & FLG_BLOCK_CHECKSUM) !== 0,
       contentChecksum: (flg & FLG_CONTENT_CHECKSUM) !== 0,
       headerSize,
@@ -74,16 +80,17 @@ function u32le(value: number): Uint8Array {
 /**
  * Compresses a byte stream into one LZ4 frame, one 4 MiB block at a time.
  * Each yielded chunk is valid until the next one is asked for: buffers are
- * reused so memory stays flat.
+ * reused so memory stays flat. A `contentSize` goes into the header, and a
+ * source that turns out longer or shorter fails the frame.
  */
-export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, contentSize?: number): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
   const block = new Uint8Array(LZ4_BLOCK_SIZE);
   let filled = 0;
-  yield formatLz4FrameHeader(codec);
-  const flush = function* (): Generator<Uint8Array> {
-    const data = block.subarray(0, filled);
+  let total = 0;
+  yield formatLz4FrameHeader(codec, contentSize);
+  const flush = function* (data: Uint8Array): Generator<Uint8Array> {
     content.update(data);
     const compressed = codec.compressBlock(data);
     if (compressed) {
@@ -93,18 +100,30 @@ export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncG
       yield u32le(UNCOMPRESSED_BIT | data.byteLength);
       yield data;
     }
-    filled = 0;
   };
   for await (const chunk of source) {
+    total += chunk.byteLength;
     for (let at = 0; at < chunk.byteLength; ) {
+      if (filled === 0 && chunk.byteLength - at >= LZ4_BLOCK_SIZE) {
+        // A whole block in the source: no copy (the source's chunk stays valid while it is yielded).
+        yield* flush(chunk.subarray(at, at + LZ4_BLOCK_SIZE));
+        at += LZ4_BLOCK_SIZE;
+        continue;
+      }
       const take = Math.min(chunk.byteLength - at, LZ4_BLOCK_SIZE - filled);
       block.set(chunk.subarray(at, at + take), filled);
       filled += take;
       at += take;
-      if (filled === LZ4_BLOCK_SIZE) yield* flush();
+      if (filled === LZ4_BLOCK_SIZE) {
+        yield* flush(block);
+        filled = 0;
+      }
     }
   }
-  if (filled > 0) yield* flush();
+  if (filled > 0) yield* flush(block.subarray(0, filled));
+  if (contentSize !== undefined && total !== contentSize) {
+    throw new WalsyncError('IO', `LZ4 frame content is ${total} bytes, not the ${contentSize} its header announces`);
+  }
   yield u32le(0);
   yield u32le(content.digest());
 }
@@ -125,17 +144,36 @@ export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: s
   }
 }
 
-async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uint8Array> {
-  const codec = await loadLz4Codec();
-  const fail = (reason: string) => new WalsyncError('REPLICA_CORRUPT', `${name}: ${reason}`);
+/** The decompressed size a frame's header announces, read from the header alone; undefined when it has none. */
+export async function readLz4ContentSize(source: AsyncIterable<Uint8Array>, name: string): Promise<number | undefined> {
+  const chunks = source[Symbol.asyncIterator]();
+  try {
+    return (await readFrameHeader(new ByteReader(chunks), await loadLz4Codec(), name)).contentSize;
+  } finally {
+    await chunks.return?.();
+  }
+}
+
+function corrupt(name: string, reason: string): WalsyncError {
+  return new WalsyncError('REPLICA_CORRUPT', `${name}: ${reason}`);
+}
+
+async function readFrameHeader(reader: ByteReader, codec: Lz4Codec, name: string): Promise<Lz4FrameDescriptor> {
   let head = await reader.read(7);
   let parsed = parseLz4FrameHeader(head, codec);
   if (!parsed.ok && 'needed' in parsed && head.byteLength === 7) {
     head = concat(head, await reader.read(parsed.needed - 7));
     parsed = parseLz4FrameHeader(head, codec);
   }
-  if (!parsed.ok) throw fail('needed' in parsed ? 'truncated LZ4 frame header' : parsed.reason);
-  const { descriptor } = parsed;
+  if (!parsed.ok) throw corrupt(name, 'needed' in parsed ? 'truncated LZ4 frame header' : parsed.reason);
+  return parsed.descriptor;
+}
+
+async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uint8Array> {
+  const codec = await loadLz4Codec();
+  const fail = (reason: string) => corrupt(name, reason);
+  const descriptor = await readFrameHeader(reader, codec, name);
+  let total = 0;
   const content = codec.createXxh32();
   const output = new Uint8Array(descriptor.blockMaxSize);
   for (;;) {
@@ -155,7 +193,11 @@ async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uin
     }
     const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
     content.update(block);
+    total += block.byteLength;
     yield block;
+  }
+  if (descriptor.contentSize !== undefined && total !== descriptor.contentSize) {
+    throw fail(`LZ4 frame holds ${total} bytes, not the ${descriptor.contentSize} its header announces`);
   }
   if (descriptor.contentChecksum) {
     const stored = await reader.read(4);

@@ -4,15 +4,19 @@
  * between syncs by a long-running process; derived again on start and after
  * any error, so a killed upload never leaves a gap or an overlap.
  */
-import { decodeLz4Frame } from '../lz4/frame.js';
+import { decodeLz4Frame, readLz4ContentSize } from '../lz4/frame.js';
 import type { Pos } from '../wal/pos.js';
 import type { ReplicaClient, WalSegmentInfo } from './client.js';
 import { walSegmentKey } from './layout.js';
 
 export async function decodedLength(client: ReplicaClient, segment: WalSegmentInfo): Promise<number> {
-  let length = 0;
   const name = `${client.url}/${walSegmentKey(segment.generationId, segment.index, segment.offset)}`;
-  for await (const chunk of decodeLz4Frame(client.readWalSegment(segment.generationId, segment.index, segment.offset), name)) {
+  const read = () => client.readWalSegment(segment.generationId, segment.index, segment.offset);
+  // walsync puts the size in the frame header; Litestream's segments have to be decoded.
+  const announced = await readLz4ContentSize(read(), name);
+  if (announced !== undefined) return announced;
+  let length = 0;
+  for await (const chunk of decodeLz4Frame(read(), name)) {
     length += chunk.byteLength;
   }
   return length;

@@ -15,7 +15,7 @@ import { encodeLz4Frame } from '../lz4/frame.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { Pos } from '../wal/pos.js';
 import { formatIndex } from '../wal/pos.js';
-import type { ReplicaClient } from './client.js';
+import type { ReplicaClient, SnapshotInfo } from './client.js';
 import { readReplicaPosition } from './position.js';
 import { uploadSnapshot } from './snapshot.js';
 
@@ -28,7 +28,8 @@ export interface ReplicaMemory {
 export interface ReplicateResult {
   readonly replica: string;
   readonly generationId: string;
-  readonly snapshotIndex?: number;
+  /** The snapshot this run wrote, if it wrote one. */
+  readonly snapshot?: SnapshotInfo & { readonly databaseSize: number };
   readonly segmentCount: number;
   /** Uncompressed WAL bytes shipped. */
   readonly byteCount: number;
@@ -39,39 +40,48 @@ export interface ReplicateContext {
   readonly db: LiveDb;
   readonly metaDir: string;
   readonly client: ReplicaClient;
+  /** Where the sync that just ran left the shadow (and the pin). */
   readonly cursor: ShadowCursor;
   readonly log: Logger;
   readonly memory: ReplicaMemory;
+  /** Write a snapshot even when the replica has one for this generation. */
+  readonly takeSnapshot?: boolean;
 }
 
+/**
+ * Segments go up before the snapshot: every WAL byte the snapshot holds is
+ * then in older objects than the snapshot, so a restore to any time that
+ * picks the snapshot replays its index at least as far as the snapshot
+ * reaches, never an older prefix over newer pages.
+ */
 export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult> {
   const { client, cursor, memory } = ctx;
   const generationId = cursor.generationId;
   try {
     const remembered = memory.position?.generationId === generationId ? memory.position : undefined;
     let position = remembered;
-    let snapshotIndex: number | undefined;
+    let needsSnapshot = ctx.takeSnapshot === true;
     if (!remembered) {
       // Killed uploads of any generation (a kill can also start a new one) leave temp files.
       await client.removeDebris();
       position = await readReplicaPosition(client, generationId);
       const snapshots = await client.listSnapshots(generationId);
-      if (snapshots.length === 0) {
-        const snapshot = await uploadSnapshot(ctx.db, client, ctx.metaDir, generationId, cursor.index);
-        snapshotIndex = snapshot.index;
-        ctx.log.info('snapshot', {
-          db: ctx.db.dbPath,
-          generation: generationId,
-          replica: client.url,
-          index: formatIndex(snapshot.index),
-          bytes: snapshot.databaseSize,
-        });
-      }
-      position ??= { generationId, index: snapshotIndex ?? snapshots[0]!.index, offset: 0 };
+      needsSnapshot ||= snapshots.length === 0;
+      position ??= { generationId, index: snapshots[0]?.index ?? cursor.index, offset: 0 };
     }
     const shipped = await shipSegments(ctx, position!);
+    const snapshot = needsSnapshot ? await uploadSnapshot(ctx.db, client, ctx.metaDir, cursor) : undefined;
+    if (snapshot) {
+      ctx.log.info('snapshot', {
+        db: ctx.db.dbPath,
+        generation: generationId,
+        replica: client.url,
+        index: formatIndex(snapshot.index),
+        bytes: snapshot.databaseSize,
+      });
+    }
     memory.position = shipped.position;
-    return { replica: client.url, generationId, snapshotIndex, ...shipped };
+    return { replica: client.url, generationId, snapshot, ...shipped };
   } catch (error) {
     // Whatever the replica holds now is read back from it next time.
     memory.position = undefined;
@@ -95,7 +105,7 @@ async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<{ segment
     }
     const start = index === position.index ? position.offset : 0;
     if (end > start) {
-      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end));
+      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end), end - start);
       await client.writeWalSegment(cursor.generationId, index, start, body);
       segmentCount++;
       byteCount += end - start;

@@ -1,38 +1,32 @@
 /**
- * A snapshot is the whole database as of a position inside one WAL index,
- * read under the pin (so the app keeps writing) and stored LZ4-compressed.
- * No checkpoint is involved, so the position cannot move under it (the
- * cause of Litestream #521).
+ * A snapshot is the whole database as of the shadow's end (a position inside
+ * one WAL index), read while the app keeps writing and stored
+ * LZ4-compressed. No checkpoint is involved, so the position cannot move
+ * under it (the cause of Litestream #521).
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { LiveDb } from '../db/live-db.js';
-import { readFileChunks } from '../fsx/atomic.js';
+import { openDatabaseImage } from '../db/database-image.js';
+import { shadowWalPath } from '../layout.js';
 import { encodeLz4Frame } from '../lz4/frame.js';
+import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { ReplicaClient, SnapshotInfo } from './client.js';
 
-export const SNAPSHOT_TMP_NAME = 'snapshot.tmp';
-
-/** Uploads a snapshot of the pinned database as `index` of `generationId`. */
+/**
+ * Uploads a snapshot of the database at `cursor`, which must be where the
+ * sync that just ran left the shadow (and the pin).
+ */
 export async function uploadSnapshot(
   db: LiveDb,
   client: ReplicaClient,
   metaDir: string,
-  generationId: string,
-  index: number,
+  cursor: ShadowCursor,
 ): Promise<SnapshotInfo & { databaseSize: number }> {
-  const tmpPath = path.join(metaDir, SNAPSHOT_TMP_NAME);
-  await removeTempDatabase(tmpPath);
-  try {
-    await db.backupPinned(tmpPath);
-    const { size } = await fs.stat(tmpPath);
-    const body = encodeLz4Frame(readFileChunks(tmpPath));
-    return { ...(await client.writeSnapshot(generationId, index, body)), databaseSize: size };
-  } finally {
-    await removeTempDatabase(tmpPath);
-  }
-}
-
-async function removeTempDatabase(tmpPath: string): Promise<void> {
-  await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => fs.rm(tmpPath + suffix, { force: true })));
+  const image = await openDatabaseImage({
+    dbPath: db.dbPath,
+    shadowPath: shadowWalPath(metaDir, cursor.generationId, cursor.index),
+    end: cursor.end.offset,
+    pageSize: cursor.header.pageSize,
+  });
+  const snapshot = await client.writeSnapshot(cursor.generationId, cursor.index, encodeLz4Frame(image.chunks, image.size));
+  return { ...snapshot, databaseSize: image.size };
 }

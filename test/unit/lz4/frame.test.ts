@@ -1,0 +1,62 @@
+/**
+ * LZ4 frames — github.com/lz4/lz4 doc/lz4_Frame_format.md: the optional
+ * content size walsync writes into every frame's header, so a replica's
+ * position is read from a segment's first bytes, not by decoding it.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { describe, it } from 'node:test';
+import { WalsyncError } from '../../../src/errors.js';
+import { loadLz4Codec } from '../../../src/lz4/codec.js';
+import { decodeLz4Frame, encodeLz4Frame, formatLz4FrameHeader, readLz4ContentSize } from '../../../src/lz4/frame.js';
+
+async function* chunksOf(...buffers: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* buffers;
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of source) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+// Compressible text and random bytes, across more than one 4 MiB block.
+const content = Buffer.concat([Buffer.from('walsync '.repeat(600_000)), crypto.randomBytes(1_000_000)]);
+
+describe('Frame descriptor: content size', () => {
+  it('writes the content size into the header, readable from the header alone', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content), content.length));
+    assert.equal(await readLz4ContentSize(chunksOf(frame.subarray(0, 15)), 'x'), content.length);
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
+  });
+
+  it('writes frames the lz4 command line decodes', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content.subarray(0, 100_000), content.subarray(100_000)), content.length));
+    assert.deepEqual(execFileSync('lz4', ['-d', '-c'], { input: frame, maxBuffer: 64 * 1024 * 1024 }), content);
+  });
+
+  it('reads no content size from a frame without one (as Litestream writes them)', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content)));
+    assert.equal(await readLz4ContentSize(chunksOf(frame), 'x'), undefined);
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
+  });
+
+  it('refuses to finish a frame whose source was not the size it announced', async () => {
+    await assert.rejects(collect(encodeLz4Frame(chunksOf(content), content.length + 1)), (error: WalsyncError) => {
+      assert.equal(error.code, 'IO');
+      assert.match(error.message, /not the \d+ its header announces/);
+      return true;
+    });
+  });
+
+  it('rejects, naming the object, a frame whose blocks decode to another size than its header says', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content), content.length));
+    const lying = Buffer.concat([formatLz4FrameHeader(await loadLz4Codec(), content.length - 1), frame.subarray(15)]);
+    await assert.rejects(collect(decodeLz4Frame(chunksOf(lying), 'replica/00000000_00000000.wal.lz4')), (error: WalsyncError) => {
+      assert.equal(error.code, 'REPLICA_CORRUPT');
+      assert.match(error.message, /^replica\/00000000_00000000\.wal\.lz4: LZ4 frame holds \d+ bytes, not the \d+ its header announces$/);
+      return true;
+    });
+  });
+});
