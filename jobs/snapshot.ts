@@ -8,10 +8,12 @@ import type { SnapshotInfo } from '../src/replica/client.js';
 import { replicate } from '../src/replica/replicate.js';
 import { syncShadow } from '../src/shadow/sync-shadow.js';
 
-export async function run(ctx: JobContext): Promise<{ generationId: string; snapshots: SnapshotInfo[] }> {
+export type TakenSnapshot = SnapshotInfo & { readonly databaseSize: number };
+
+export async function run(ctx: JobContext): Promise<{ generationId: string; snapshots: TakenSnapshot[] }> {
   const synced = await syncShadow(ctx.db, { metaDir: ctx.metaDir, policy: ctx.policy, log: ctx.log, cursor: ctx.state.cursor });
   ctx.state.cursor = synced.cursor;
-  const snapshots: SnapshotInfo[] = [];
+  const snapshots: TakenSnapshot[] = [];
   for (const target of ctx.replicas) {
     const replicated = await replicate({ ...ctx, client: target.client, memory: target.memory, cursor: synced.cursor, takeSnapshot: true });
     snapshots.push(replicated.snapshot!);

@@ -1,0 +1,58 @@
+/**
+ * What the library's entry points do, run inside the worker thread that
+ * src/library/host.ts starts: this thread holds the database's write lock
+ * across asynchronous I/O, which must never be the app's own thread.
+ */
+import { run as runSync } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../../jobs/sync.js';
+import type { JobContext } from '../job.js';
+import { openJobContext } from '../job.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
+import type { CheckpointPolicy } from '../shadow/checkpoint.js';
+import { verifyReplica } from '../verify-replica.js';
+import type { ReplicaVerification } from '../verify-replica.js';
+import { verifyShadow } from '../verify.js';
+import type { ShadowVerification } from '../verify.js';
+
+export interface OneShotOptions {
+  readonly replicas?: readonly string[];
+  readonly metaDir?: string;
+  readonly busyTimeoutMs?: number;
+  readonly checkpoint?: CheckpointPolicy;
+}
+
+export interface Verification {
+  readonly shadow: ShadowVerification;
+  readonly replicas: ReplicaVerification[];
+}
+
+export async function syncOnceHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<SyncJobResult> {
+  const ctx = await openOneShot(dbPath, options, log, true);
+  try {
+    return await runSync(ctx);
+  } finally {
+    ctx.db.close();
+  }
+}
+
+export async function verifyHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<Verification> {
+  const ctx = await openOneShot(dbPath, options, log, (options.replicas?.length ?? 0) > 0);
+  try {
+    const replicas = ctx.replicas.length > 0 ? await verifyReplica(ctx) : [];
+    return { shadow: await verifyShadow(ctx.db, ctx.metaDir), replicas };
+  } finally {
+    ctx.db.close();
+  }
+}
+
+async function openOneShot(dbPath: string, options: OneShotOptions, log: Logger, switchToWal: boolean): Promise<JobContext> {
+  return openJobContext(dbPath, {
+    metaDir: options.metaDir,
+    policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
+    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    log,
+    switchToWal,
+    replicaUrls: options.replicas,
+  });
+}
