@@ -3,6 +3,7 @@
  * real time (no fake clocks).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -115,6 +116,30 @@ describe('walsync run', () => {
     const { result } = await stopAndTime(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
     await restoreEquals(dir, replica, dbPath);
+  });
+
+  it('status --json, while run is running, reports the positions the replica listing shows', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica));
+    await writeFor(app, 3000);
+    // Let the 1 s sync ship the last commits, then compare both views of an idle database.
+    await sleep(2500);
+    const status = await runCli(['status', '--json', '--config', path.join(dir, 'walsync.yml')]);
+    assert.equal(status.code, 0, status.stderr);
+    const [report] = JSON.parse(status.stdout) as { running: boolean; generationId: string; position: string; replicas: { name: string; position: string; lagBytes: number }[] }[];
+    const listing = await runCli(['wal', '--json', replica]);
+    const segments = JSON.parse(listing.stdout) as { generation: string; index: string; offset: number }[];
+    const last = segments.at(-1)!;
+    const lastName = `${last.index}_${last.offset.toString(16).padStart(8, '0')}.wal.lz4`;
+    const lastLength = execFileSync('lz4', ['-d', '-c', path.join(replica, 'generations', last.generation, 'wal', lastName)], { maxBuffer: 256 * 1024 * 1024 }).length;
+    const listed = `${last.generation}/${last.index}:${last.offset + lastLength}`;
+    assert.equal(report!.running, true);
+    assert.equal(report!.generationId, last.generation);
+    assert.deepEqual(report!.replicas.map((r) => [r.name, r.position, r.lagBytes]), [['backup', listed, 0]]);
+    assert.equal(report!.position, listed, 'the shadow and the replica end at the same position');
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
   });
 
   it('skips the ticks of a job that overruns instead of starting it twice', async (t) => {
