@@ -65,7 +65,7 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
     busyTimeoutMs: db.busyTimeoutMs,
     log,
     switchToWal: true,
-    replicaUrls: db.replicas.map((replica) => replica.url),
+    replicaUrls: db.replicas.map((replica) => replica.location),
   });
   let lock: RunLock;
   try {

@@ -1,6 +1,6 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
-import type { DbConfig } from './config.js';
+import type { DbConfig, ReplicaConfig } from './config.js';
 import { messageOf } from './errors.js';
 import { shadowWalPath } from './layout.js';
 import { readReplicaPosition } from './replica/position.js';
@@ -44,7 +44,7 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   const lastIndex = Math.max(...sizes.keys());
   const end: Pos | undefined = generationId && sizes.size > 0 ? { generationId, index: lastIndex, offset: sizes.get(lastIndex)! } : undefined;
   const replicas: ReplicaReport[] = [];
-  for (const replica of db.replicas) replicas.push(await describeReplica(replica.name, replica.url, end, sizes));
+  for (const replica of db.replicas) replicas.push(await describeReplica(replica, end, sizes));
   return {
     db: db.path,
     running: status !== undefined && isAlive(status.pid),
@@ -56,10 +56,10 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   };
 }
 
-async function describeReplica(name: string, url: string, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
+async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
   if (!end) return { name, url };
   try {
-    const client = openReplica(url);
+    const client = openReplica(location);
     const position = await readReplicaPosition(client, end.generationId);
     const objects = [...(await client.listSnapshots(end.generationId)), ...(await client.listWalSegments(end.generationId))];
     const newest = Math.max(...objects.map((o) => o.createdAt.getTime()));
