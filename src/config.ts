@@ -310,6 +310,10 @@ function readS3Location(reader: Reader, raw: Raw, key: string): { url: string; l
     accessKeyId: reader.string(raw['access-key-id'], `${key}.access-key-id`),
     secretAccessKey: reader.string(raw['secret-access-key'], `${key}.secret-access-key`),
   };
-  if (base) for (const problem of checkS3Settings(settings)) reader.problem(`${key}.${problem.slice(0, problem.indexOf(':'))}`, problem.slice(problem.indexOf(':') + 2));
+  for (const problem of checkS3Settings(settings)) {
+    const [at, what] = [problem.slice(0, problem.indexOf(':')), problem.slice(problem.indexOf(':') + 2)];
+    // A missing or unparseable bucket was reported above.
+    if (at !== 'bucket' || base) reader.problem(`${key}.${at}`, what);
+  }
   return { url: formatS3Url(settings), location: settings };
 }

@@ -4,6 +4,7 @@ import type { DbConfig, ReplicaConfig } from './config.js';
 import { messageOf } from './errors.js';
 import { shadowWalPath } from './layout.js';
 import { readReplicaPosition } from './replica/position.js';
+import type { RequestCounts } from './replica/request-counter.js';
 import { openReplica } from './replica/url.js';
 import { isAlive } from './run-lock.js';
 import { listShadowIndexes, readGeneration } from './shadow/generation.js';
@@ -18,6 +19,8 @@ export interface ReplicaReport {
   position?: string;
   lagBytes?: number;
   lagSeconds?: number;
+  /** What the running daemon has sent this replica since it started. */
+  requests?: RequestCounts;
   error?: string;
 }
 
@@ -44,7 +47,7 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   const lastIndex = Math.max(...sizes.keys());
   const end: Pos | undefined = generationId && sizes.size > 0 ? { generationId, index: lastIndex, offset: sizes.get(lastIndex)! } : undefined;
   const replicas: ReplicaReport[] = [];
-  for (const replica of db.replicas) replicas.push(await describeReplica(replica, end, sizes));
+  for (const replica of db.replicas) replicas.push({ ...(await describeReplica(replica, end, sizes)), requests: status?.requests?.[replica.name] });
   return {
     db: db.path,
     running: status !== undefined && isAlive(status.pid),

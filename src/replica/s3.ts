@@ -52,7 +52,7 @@ export class S3ReplicaClient implements ReplicaClient {
     const generations: string[] = [];
     let startAfter: string | undefined;
     for (;;) {
-      const page = await this.call(prefix, (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: 1 })));
+      const page = await this.call('generations/', (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: 1 })));
       const key = page.Contents?.[0]?.Key;
       if (key === undefined) break;
       const name = key.slice(prefix.length).split('/')[0]!;

@@ -5,6 +5,7 @@
  * segments; every command works on an s3:// URL.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import { DEFAULT_CHECKPOINT_POLICY } from '../../src/shadow/checkpoint.js';
 import { openReplica } from '../../src/replica/url.js';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
-import { collect, runCli, spawnCli } from '../helpers/cli.js';
+import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import type { S3Server } from '../helpers/s3-server.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { currentGeneration, dumpTables, integrityCheck } from '../helpers/shadow.js';
@@ -146,6 +147,47 @@ describe('S3 replica', () => {
     const again = path.join(dir, 'again.db');
     assert.equal((await cli(['restore', '-o', again, replica])).code, 0);
     assert.deepEqual(dumpTables(again), dumpTables(dbPath));
+  });
+
+  it('a missing bucket, bad credentials, an unreachable endpoint and malformed s3:// URLs are one line each with the right exit code', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(5);
+    const endpoint = `endpoint=${encodeURIComponent(server.endpoint)}`;
+    const cases: [string[], NodeJS.ProcessEnv, number, RegExp][] = [
+      [['sync', '--once', dbPath, `s3://no-such-bucket/app?${endpoint}`], server.env(), 1, /^walsync: REPLICA_IO: s3:\/\/no-such-bucket\/app\/generations\/[0-9a-f]{16}\/wal\/: NoSuchBucket: .* \(HTTP 404\)$/],
+      [['generations', `s3://walsync-test/app?${endpoint}`], { ...server.env(), WALSYNC_ACCESS_KEY_ID: 'nobody' }, 1, /^walsync: REPLICA_IO: s3:\/\/walsync-test\/app\/generations\/: InvalidAccessKeyId: .* \(HTTP 403\)$/],
+      [['restore', '-o', path.join(dir, 'out.db'), 's3://walsync-test/app?endpoint=http://127.0.0.1:1'], server.env(), 1, /^walsync: REPLICA_IO: s3:\/\/walsync-test\/app\/generations\/: ECONNREFUSED \(.*\)$/],
+      [['wal', 's3:///app'], server.env(), 2, /^walsync: USAGE: s3:\/\/\/app: no bucket \(use s3:\/\/bucket\/prefix/],
+      [['wal', 's3://b/app?endpoint=localhost:9000'], server.env(), 2, /^walsync: USAGE: .*: endpoint: "localhost:9000" is not an http:\/\/ or https:\/\/ URL/],
+      [['wal', 's3://b/app?force-path-style=maybe'], server.env(), 2, /^walsync: USAGE: .*: force-path-style=maybe is not true or false/],
+      [['wal', 's3://b/app?bucket=c'], server.env(), 2, /^walsync: USAGE: .*: unknown parameter "bucket"/],
+      [['sync', '--once', dbPath, 's3://key:secret@b/app'], server.env(), 2, /^walsync: USAGE: .*: credentials do not belong in the URL/],
+    ];
+    for (const [args, env, code, line] of cases) {
+      const result = await runCli(args, { env });
+      assert.equal(result.code, code, `${args.join(' ')}: ${result.stderr}`);
+      const lines = errorLines(result.stderr);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, line);
+      assert.doesNotMatch(result.stderr, /^\s+at /m);
+    }
+    // The missing bucket was not created on the way.
+    const again = await cli(['generations', `s3://no-such-bucket/app?${endpoint}`]);
+    assert.match(errorLines(again.stderr)[0]!, /NoSuchBucket/);
+  });
+
+  it('a config with a bad S3 replica is refused before anything starts, every problem on its own line (exit 2)', async (t) => {
+    const { dir, dbPath } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const file = path.join(dir, 'walsync.yml');
+    const config = ['dbs:', `  - path: ${dbPath}`, '    replicas:', '      - type: s3', '        endpoint: minio:9000', '        secret-access-key: ${NOT_SET}'];
+    await fs.writeFile(file, config.join('\n'));
+    const result = await runCli(['run', '--config', file]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.deepEqual(errorLines(result.stderr), [
+      'walsync: CONFIG_INVALID: walsync.yml: dbs[0].replicas[0].bucket: is missing (or url: s3://bucket/prefix)',
+      'walsync: CONFIG_INVALID: walsync.yml: dbs[0].replicas[0].secret-access-key: ${NOT_SET} is not set in the environment',
+      'walsync: CONFIG_INVALID: walsync.yml: dbs[0].replicas[0].endpoint: "minio:9000" is not an http:// or https:// URL',
+    ]);
   });
 });
 
