@@ -161,6 +161,8 @@ export class S3ReplicaClient implements ReplicaClient {
           yield Buffer.from(chunk);
         }
       })(),
+      // A byte stream, not object mode: object mode would read ahead 16 chunks (64 MiB of 4 MiB blocks).
+      { objectMode: false },
     );
     const upload = new Upload({
       client: this.client,
