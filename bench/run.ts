@@ -20,6 +20,7 @@ import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job.js';
 import { silentLogger } from '../src/log.js';
+import { s3Figures } from './s3.js';
 
 const MiB = 1024 * 1024;
 const WAL_TARGET_SIZE = 260 * MiB;
@@ -291,6 +292,7 @@ async function main(): Promise<void> {
     figures.push(await noopSync(dir));
     figures.push(await commitThroughput(dir));
     figures.push(await commitThroughput(dir, 0));
+    figures.push(...(await s3Figures(dir)));
     for (const figure of figures) {
       process.stdout.write(
         `bench: ${figure.name} ${figure.value.toFixed(2)} ${figure.unit} (goal ${figure.goal}) ${figure.pass ? 'PASS' : 'MISS'}\n       ${figure.raw}\n`,

@@ -12,15 +12,22 @@ import { parseDuration } from './duration.js';
 import type { LogFormat, LogLevel } from './log.js';
 import type { CheckpointPolicy } from './shadow/checkpoint.js';
 import { DEFAULT_CHECKPOINT_POLICY } from './shadow/checkpoint.js';
+import type { ReplicaLocation } from './replica/url.js';
+import type { S3ReplicaSettings } from './replica/s3-settings.js';
+import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from './replica/s3-settings.js';
+
+export type ReplicaType = 'file' | 's3';
 
 /** When a job runs: every so long, or on a cron pattern (croner syntax, seconds allowed). */
 export type Schedule = { readonly kind: 'interval'; readonly ms: number; readonly text: string } | { readonly kind: 'cron'; readonly pattern: string };
 
 export interface ReplicaConfig {
-  readonly type: 'file';
+  readonly type: ReplicaType;
   readonly name: string;
-  /** Where the replica lives, as `openReplica` takes it. */
+  /** The replica as messages name it: a directory or file:// URL, or `s3://bucket/prefix`. */
   readonly url: string;
+  /** Where the replica lives, as `openReplica` takes it. */
+  readonly location: ReplicaLocation;
   readonly syncInterval: Schedule;
   readonly snapshotInterval: Schedule;
   readonly retentionMs: number;
@@ -56,7 +63,8 @@ const TOP_KEYS = ['dbs', 'logging', 'addr'];
 const LOGGING_KEYS = ['level', 'format'];
 const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas'];
 const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
-const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval'];
+const S3_KEYS = ['bucket', 'region', 'endpoint', 'force-path-style', 'access-key-id', 'secret-access-key', 'skip-verify'];
+const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', ...S3_KEYS];
 
 /** The config file to read: --config, else $WALSYNC_CONFIG, else ./walsync.yml. */
 export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -148,6 +156,14 @@ class Reader {
     }
   }
 
+  boolean(value: unknown, key: string): boolean | undefined {
+    const text = this.string(value, key);
+    if (text === undefined) return undefined;
+    if (text === 'true' || text === 'false') return text === 'true';
+    this.problem(key, `${JSON.stringify(text)} is not true or false`);
+    return undefined;
+  }
+
   pageCount(value: unknown, key: string, fallback: number): number {
     if (value === undefined || value === null) return fallback;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
@@ -228,18 +244,17 @@ function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: st
     const key = `${dbKey}.replicas[${i}]`;
     const raw = reader.object(item, key, REPLICA_KEYS);
     if (!raw) return [];
-    const type = reader.string(raw.type, `${key}.type`) ?? 'file';
-    if (type !== 'file') reader.problem(`${key}.type`, `${JSON.stringify(type)} is not a replica type this version has (file)`);
-    const location = reader.string(raw.path, `${key}.path`) ?? reader.string(raw.url, `${key}.url`);
-    if (!location) reader.problem(`${key}.path`, 'is missing (a directory, or url: file:///dir)');
+    const type = readReplicaType(reader, raw, key);
+    const { url, location } = type === 's3' ? readS3Location(reader, raw, key) : readFileLocation(reader, raw, key, baseDir);
     const name = reader.string(raw.name, `${key}.name`) ?? type;
     if (names.has(name)) reader.problem(`${key}.name`, `${JSON.stringify(name)} is already the name of another replica of this database`);
     names.add(name);
     return [
       {
-        type: 'file' as const,
+        type,
         name,
-        url: location && !location.includes('://') ? path.resolve(baseDir, location) : (location ?? ''),
+        url,
+        location,
         syncInterval: reader.schedule(raw['sync-interval'], `${key}.sync-interval`, DEFAULTS.replica.syncInterval)!,
         snapshotInterval: reader.schedule(raw['snapshot-interval'], `${key}.snapshot-interval`, DEFAULTS.replica.snapshotInterval)!,
         retentionMs: reader.duration(raw.retention, `${key}.retention`, DEFAULTS.replica.retention) ?? 0,
@@ -248,4 +263,57 @@ function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: st
       },
     ];
   });
+}
+
+/** `type`, else s3 when the replica names a bucket or an s3:// URL (as Litestream infers it), else file. */
+function readReplicaType(reader: Reader, raw: Raw, key: string): ReplicaType {
+  const type = reader.string(raw.type, `${key}.type`);
+  if (type === undefined) return raw.bucket !== undefined || (typeof raw.url === 'string' && isS3Url(raw.url)) ? 's3' : 'file';
+  if (type === 'file' || type === 's3') return type;
+  reader.problem(`${key}.type`, `${JSON.stringify(type)} is not a replica type this version has (file, s3)`);
+  return 'file';
+}
+
+function readFileLocation(reader: Reader, raw: Raw, key: string, baseDir: string): { url: string; location: string } {
+  for (const name of S3_KEYS) if (raw[name] !== undefined) reader.problem(`${key}.${name}`, 'only applies to type: s3');
+  const given = reader.string(raw.path, `${key}.path`) ?? reader.string(raw.url, `${key}.url`);
+  if (!given) reader.problem(`${key}.path`, 'is missing (a directory, or url: file:///dir)');
+  if (given && isS3Url(given)) reader.problem(`${key}.type`, `is file, but ${given} is an S3 URL (use type: s3)`);
+  const url = given && !given.includes('://') ? path.resolve(baseDir, given) : (given ?? '');
+  return { url, location: url };
+}
+
+/** An S3 replica from `url: s3://…` or from `bucket` and `path`; the other keys add to either. */
+function readS3Location(reader: Reader, raw: Raw, key: string): { url: string; location: S3ReplicaSettings } {
+  const url = reader.string(raw.url, `${key}.url`);
+  const bucket = reader.string(raw.bucket, `${key}.bucket`);
+  let base: S3ReplicaSettings | undefined;
+  if (url !== undefined) {
+    if (bucket !== undefined || raw.path !== undefined) reader.problem(`${key}.url`, 'give either url or bucket and path, not both');
+    try {
+      base = parseS3Url(url);
+    } catch (error) {
+      reader.problem(`${key}.url`, messageOf(error));
+    }
+  } else if (bucket === undefined) {
+    reader.problem(`${key}.bucket`, 'is missing (or url: s3://bucket/prefix)');
+  } else {
+    base = { bucket, path: normalizeKeyPrefix(reader.string(raw.path, `${key}.path`) ?? '') };
+  }
+  const settings: S3ReplicaSettings = {
+    bucket: base?.bucket ?? '',
+    path: base?.path ?? '',
+    region: reader.string(raw.region, `${key}.region`) ?? base?.region,
+    endpoint: reader.string(raw.endpoint, `${key}.endpoint`) ?? base?.endpoint,
+    forcePathStyle: reader.boolean(raw['force-path-style'], `${key}.force-path-style`) ?? base?.forcePathStyle,
+    skipVerify: reader.boolean(raw['skip-verify'], `${key}.skip-verify`) ?? base?.skipVerify,
+    accessKeyId: reader.string(raw['access-key-id'], `${key}.access-key-id`),
+    secretAccessKey: reader.string(raw['secret-access-key'], `${key}.secret-access-key`),
+  };
+  for (const problem of checkS3Settings(settings)) {
+    const [at, what] = [problem.slice(0, problem.indexOf(':')), problem.slice(problem.indexOf(':') + 2)];
+    // A missing or unparseable bucket was reported above.
+    if (at !== 'bucket' || base) reader.problem(`${key}.${at}`, what);
+  }
+  return { url: formatS3Url(settings), location: settings };
 }

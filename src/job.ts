@@ -11,6 +11,7 @@ import type { CheckpointPolicy } from './shadow/checkpoint.js';
 import type { ShadowCursor } from './shadow/shadow-wal.js';
 import type { ReplicaClient } from './replica/client.js';
 import type { ReplicaMemory } from './replica/replicate.js';
+import type { ReplicaLocation } from './replica/url.js';
 import { openReplica } from './replica/url.js';
 import { readShadowModes } from './shadow/permissions.js';
 
@@ -42,7 +43,8 @@ export interface OpenJobContextOptions {
   readonly log: Logger;
   /** Switch a rollback-journal database to WAL mode instead of refusing it (sync does, verify does not). */
   readonly switchToWal: boolean;
-  readonly replicaUrls?: readonly string[];
+  /** Replica URLs or directories, or S3 settings from a config file. */
+  readonly replicaUrls?: readonly ReplicaLocation[];
   readonly signal?: AbortSignal;
 }
 

@@ -8,6 +8,8 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { SyncJobResult } from '../jobs/sync.js';
 import { WalsyncError, messageOf } from './errors.js';
 import { walPathFor } from './layout.js';
+import type { RequestCounts } from './replica/request-counter.js';
+import { REQUEST_OPERATIONS } from './replica/request-counter.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -24,6 +26,10 @@ export class Metrics {
   private readonly replicaOffset = this.gauge('walsync_replica_wal_offset', 'Offset in that index the replica holds up to', ['db', 'replica']);
   private readonly replicaBytes = this.counter('walsync_replica_operation_bytes', 'WAL bytes shipped to the replica', ['db', 'replica']);
   private readonly jobRuns = this.counter('walsync_job_runs_total', 'Job runs', ['db', 'job', 'replica', 'outcome']);
+  private readonly replicaRequests = this.counter('walsync_replica_requests_total', 'Requests made to the replica (retries included)', ['db', 'replica', 'operation']);
+  private readonly replicaTransfer = this.counter('walsync_replica_transfer_bytes_total', 'Bytes sent to and received from the replica', ['db', 'replica', 'direction']);
+  /** The counts last reported per (db, replica): prom-client counters take increments. */
+  private readonly reportedRequests = new Map<string, RequestCounts>();
 
   private gauge(name: string, help: string, labelNames: string[]) {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
@@ -48,6 +54,15 @@ export class Metrics {
     // stat only: opening the database file would drop this process's POSIX locks on it.
     this.dbSize.set({ db }, (await fs.stat(db).catch(() => ({ size: 0 }))).size);
     this.walSize.set({ db }, (await fs.stat(walPathFor(db)).catch(() => ({ size: 0 }))).size);
+  }
+
+  observeRequests(db: string, replica: string, counts: RequestCounts): void {
+    const key = JSON.stringify([db, replica]);
+    const last = this.reportedRequests.get(key);
+    for (const operation of REQUEST_OPERATIONS) this.replicaRequests.inc({ db, replica, operation }, counts[operation] - (last?.[operation] ?? 0));
+    this.replicaTransfer.inc({ db, replica, direction: 'up' }, counts.uploadedSize - (last?.uploadedSize ?? 0));
+    this.replicaTransfer.inc({ db, replica, direction: 'down' }, counts.downloadedSize - (last?.downloadedSize ?? 0));
+    this.reportedRequests.set(key, counts);
   }
 
   observeJob(db: string, job: string, replica: string, ok: boolean): void {

@@ -69,11 +69,9 @@ export async function enforceRetention(client: ReplicaClient, options: Retention
         deletedSnapshotCount++;
       }
     }
-    for (const segment of await client.listWalSegments(generationId)) {
-      if (segment.index >= floor) break;
-      await client.deleteWalSegment(generationId, segment.index, segment.offset);
-      deletedWalSegmentCount++;
-    }
+    const below = (await client.listWalSegments(generationId)).filter((segment) => segment.index < floor);
+    await client.deleteWalSegments(generationId, below);
+    deletedWalSegmentCount += below.length;
   }
   return { keptSnapshots: kept, deletedGenerations, deletedSnapshotCount, deletedWalSegmentCount, snapshotTaken };
 }

@@ -16,6 +16,7 @@ import type { JobContext } from './job.js';
 import { openJobContext } from './job.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { ReplicaClient } from './replica/client.js';
 import { acquireRunLock } from './run-lock.js';
 import type { RunLock } from './run-lock.js';
 import { JobStatusBook } from './status.js';
@@ -65,7 +66,7 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
     busyTimeoutMs: db.busyTimeoutMs,
     log,
     switchToWal: true,
-    replicaUrls: db.replicas.map((replica) => replica.url),
+    replicaUrls: db.replicas.map((replica) => replica.location),
   });
   let lock: RunLock;
   try {
@@ -79,11 +80,12 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
     const label = replica?.name ?? 'shadow';
-    schedule(run, log, 'sync', label, replica?.syncInterval ?? { kind: 'interval', ms: 1000, text: '1s' }, () => runSync(only));
+    const client = replica ? ctx.replicas[i]!.client : undefined;
+    schedule(run, log, 'sync', label, replica?.syncInterval ?? { kind: 'interval', ms: 1000, text: '1s' }, () => runSync(only), client);
     if (!replica) return;
-    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => runSnapshot(only));
-    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => runRetention({ ...only, retentionMs: replica.retentionMs }));
-    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => verifyJob(only));
+    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => runSnapshot(only), client);
+    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => runRetention({ ...only, retentionMs: replica.retentionMs }), client);
+    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => verifyJob(only), client);
   });
   log.info('runner started', { db: ctx.db.dbPath, jobs: run.crons.length });
   return run;
@@ -97,7 +99,7 @@ async function verifyJob(ctx: JobContext): Promise<void> {
   }
 }
 
-function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: string, when: Schedule, work: () => Promise<unknown>): void {
+function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: string, when: Schedule, work: () => Promise<unknown>, client?: ReplicaClient): void {
   const name = `${job}:${replica}`;
   let failures = 0;
   let retryAt = 0;
@@ -130,9 +132,16 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: cron.nextRun() ?? undefined });
         log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
       }
+      if (client) recordRequests(run, replica, client);
     },
   );
   run.crons.push(cron);
+}
+
+function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {
+  const counts = client.requests.snapshot();
+  run.status.recordRequests(replica, counts);
+  run.metrics?.observeRequests(run.ctx.db.dbPath, replica, counts);
 }
 
 function summarize(result: unknown): { frames: number; bytes: number } | undefined {

@@ -1,9 +1,10 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
-import type { DbConfig } from './config.js';
+import type { DbConfig, ReplicaConfig } from './config.js';
 import { messageOf } from './errors.js';
 import { shadowWalPath } from './layout.js';
 import { readReplicaPosition } from './replica/position.js';
+import type { RequestCounts } from './replica/request-counter.js';
 import { openReplica } from './replica/url.js';
 import { isAlive } from './run-lock.js';
 import { listShadowIndexes, readGeneration } from './shadow/generation.js';
@@ -18,6 +19,8 @@ export interface ReplicaReport {
   position?: string;
   lagBytes?: number;
   lagSeconds?: number;
+  /** What the running daemon has sent this replica since it started. */
+  requests?: RequestCounts;
   error?: string;
 }
 
@@ -44,7 +47,7 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   const lastIndex = Math.max(...sizes.keys());
   const end: Pos | undefined = generationId && sizes.size > 0 ? { generationId, index: lastIndex, offset: sizes.get(lastIndex)! } : undefined;
   const replicas: ReplicaReport[] = [];
-  for (const replica of db.replicas) replicas.push(await describeReplica(replica.name, replica.url, end, sizes));
+  for (const replica of db.replicas) replicas.push({ ...(await describeReplica(replica, end, sizes)), requests: status?.requests?.[replica.name] });
   return {
     db: db.path,
     running: status !== undefined && isAlive(status.pid),
@@ -56,10 +59,10 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   };
 }
 
-async function describeReplica(name: string, url: string, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
+async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
   if (!end) return { name, url };
   try {
-    const client = openReplica(url);
+    const client = openReplica(location);
     const position = await readReplicaPosition(client, end.generationId);
     const objects = [...(await client.listSnapshots(end.generationId)), ...(await client.listWalSegments(end.generationId))];
     const newest = Math.max(...objects.map((o) => o.createdAt.getTime()));

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeBytesAtomic } from './fsx/atomic.js';
+import type { RequestCounts } from './replica/request-counter.js';
 
 export const STATUS_FILE_NAME = 'status.json';
 
@@ -23,10 +24,13 @@ export interface StatusFile {
   db: string;
   updatedAt: string;
   jobs: Record<string, JobStatus>;
+  /** Requests each replica (by name) was sent since the daemon started. */
+  requests?: Record<string, RequestCounts>;
 }
 
 export class JobStatusBook {
   private readonly jobs: Record<string, JobStatus> = {};
+  private readonly requests: Record<string, RequestCounts> = {};
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
 
@@ -48,10 +52,14 @@ export class JobStatusBook {
     this.timer ??= setTimeout(() => void this.flush(), 1000);
   }
 
+  recordRequests(replica: string, counts: RequestCounts): void {
+    this.requests[replica] = counts;
+  }
+
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const file: StatusFile = { pid: process.pid, db: this.dbPath, updatedAt: new Date().toISOString(), jobs: this.jobs };
+    const file: StatusFile = { pid: process.pid, db: this.dbPath, updatedAt: new Date().toISOString(), jobs: this.jobs, requests: this.requests };
     this.writing = this.writing.then(() => writeBytesAtomic(path.join(this.metaDir, STATUS_FILE_NAME), 0o600, Buffer.from(JSON.stringify(file, null, 2))));
     await this.writing;
   }

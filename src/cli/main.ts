@@ -26,6 +26,9 @@ import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
 
+// stderr carries one line per event: the AWS SDK's multi-line notice about the Node versions of its future releases is not one.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');

@@ -4,6 +4,7 @@
  * Listings ignore foreign names and are sorted by (index, offset), whatever
  * order the backend returned them in.
  */
+import type { RequestCounter } from './request-counter.js';
 
 export interface SnapshotInfo {
   readonly generationId: string;
@@ -27,6 +28,8 @@ export type Body = AsyncIterable<Uint8Array>;
 export interface ReplicaClient {
   /** The replica as the user named it, for messages. */
   readonly url: string;
+  /** Requests made so far, by operation (what an object store bills by). */
+  readonly requests: RequestCounter;
   listGenerations(): Promise<string[]>;
   listSnapshots(generationId: string): Promise<SnapshotInfo[]>;
   listWalSegments(generationId: string): Promise<WalSegmentInfo[]>;
@@ -36,6 +39,8 @@ export interface ReplicaClient {
   readWalSegment(generationId: string, index: number, offset: number): Body;
   deleteSnapshot(generationId: string, index: number): Promise<void>;
   deleteWalSegment(generationId: string, index: number, offset: number): Promise<void>;
+  /** Deletes many segments at once (a bucket takes up to 1000 keys per request). */
+  deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void>;
   deleteGeneration(generationId: string): Promise<void>;
   /** Removes what killed uploads left behind (temp files), where a backend can have any. */
   removeDebris(): Promise<void>;

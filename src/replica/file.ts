@@ -9,6 +9,7 @@ import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.
 import { makeDirDurable, readFileChunks, removeTmpFiles, writeAll, writeFileAtomic } from '../fsx/atomic.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
+import { RequestCounter } from './request-counter.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
@@ -20,6 +21,8 @@ export interface FileReplicaOptions {
 
 export class FileReplicaClient implements ReplicaClient {
   readonly url: string;
+  /** File operations counted as the object-store requests they stand for, so both backends report alike. */
+  readonly requests = new RequestCounter();
 
   constructor(
     readonly root: string,
@@ -80,7 +83,12 @@ export class FileReplicaClient implements ReplicaClient {
     await this.removeObject(walSegmentKey(generationId, index, offset));
   }
 
+  async deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void> {
+    for (const segment of segments) await this.deleteWalSegment(generationId, segment.index, segment.offset);
+  }
+
   async deleteGeneration(generationId: string): Promise<void> {
+    this.requests.add('DELETE');
     await this.io(generationKey(generationId), () => fs.rm(this.pathOf(generationKey(generationId)), { recursive: true, force: true }));
   }
 
@@ -93,6 +101,7 @@ export class FileReplicaClient implements ReplicaClient {
   }
 
   private async readDir(key: string): Promise<string[]> {
+    this.requests.add('LIST');
     try {
       return await fs.readdir(this.pathOf(key));
     } catch (error) {
@@ -123,13 +132,18 @@ export class FileReplicaClient implements ReplicaClient {
         }
       });
       const stats = await fs.stat(target);
+      this.requests.add('PUT', { uploaded: stats.size });
       return { size: stats.size, createdAt: stats.mtime };
     });
   }
 
   private async *readObject(key: string): Body {
+    this.requests.add('GET');
     try {
-      yield* readFileChunks(this.pathOf(key));
+      for await (const chunk of readFileChunks(this.pathOf(key))) {
+        this.requests.addDownloaded(chunk.byteLength);
+        yield chunk;
+      }
     } catch (error) {
       if (isNotFound(error)) throw new WalsyncError('REPLICA_NOT_FOUND', `${this.url}/${key}: no such object`, { cause: error });
       throw this.fail(key, error);
@@ -137,6 +151,7 @@ export class FileReplicaClient implements ReplicaClient {
   }
 
   private async removeObject(key: string): Promise<void> {
+    this.requests.add('DELETE');
     await this.io(key, () => fs.rm(this.pathOf(key), { force: true }));
   }
 

@@ -1,12 +1,24 @@
-/** Turns the replica a user names (`file:///abs/dir` or a directory path) into a client. */
+/**
+ * Turns the replica a user names — `file:///abs/dir`, a directory path,
+ * `s3://bucket/prefix?…`, or the S3 settings of a config file — into a client.
+ */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WalsyncError } from '../errors.js';
 import type { ReplicaClient } from './client.js';
 import type { FileReplicaOptions } from './file.js';
 import { FileReplicaClient } from './file.js';
+import { S3ReplicaClient } from './s3.js';
+import type { S3ReplicaSettings } from './s3-settings.js';
+import { isS3Url, parseS3Url, resolveS3Settings } from './s3-settings.js';
 
-export function openReplica(url: string, options?: FileReplicaOptions): ReplicaClient {
+/** A replica URL or directory, or the settings of a `type: s3` replica from a config file. */
+export type ReplicaLocation = string | S3ReplicaSettings;
+
+export function openReplica(location: ReplicaLocation, options?: FileReplicaOptions, env: NodeJS.ProcessEnv = process.env): ReplicaClient {
+  if (typeof location !== 'string') return new S3ReplicaClient(resolveS3Settings(location, env));
+  const url = location;
+  if (isS3Url(url)) return new S3ReplicaClient(resolveS3Settings(parseS3Url(url), env));
   if (url.startsWith('file:')) {
     let root: string;
     try {
@@ -17,7 +29,7 @@ export function openReplica(url: string, options?: FileReplicaOptions): ReplicaC
     return new FileReplicaClient(root, options);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme (use file:///absolute/dir or a directory path)`);
+    throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme (use file:///absolute/dir, s3://bucket/prefix or a directory path)`);
   }
   return new FileReplicaClient(path.resolve(url), options);
 }

@@ -199,6 +199,9 @@ describe('walsync run', () => {
     const syncs = Number(/^walsync_sync_count\{db="[^"]+"\} (\d+)$/m.exec(text)?.[1]);
     assert.ok(syncs >= 2, `${syncs} syncs counted`);
     assert.match(text, /^walsync_job_runs_total\{db="[^"]+",job="sync",replica="backup",outcome="ok"\} \d+$/m);
+    const puts = Number(/^walsync_replica_requests_total\{db="[^"]+",replica="backup",operation="PUT"\} (\d+)$/m.exec(text)?.[1]);
+    assert.ok(puts >= 2, `${puts} PUTs counted (a snapshot and segments)`);
+    assert.match(text, /^walsync_replica_transfer_bytes_total\{db="[^"]+",replica="backup",direction="up"\} [1-9]\d*$/m);
     const { result } = await stopAndTime(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
   });

@@ -76,8 +76,85 @@ describe('configuration', () => {
   it('refuses a file without databases and YAML that does not parse, naming the line', () => {
     assert.deepEqual(problemsOf('logging:\n  level: info\n'), ['walsync.yml: dbs: must list at least one database']);
     assert.match(problemsOf('dbs: [\n')[0]!, /^walsync\.yml: line \d+: /);
-    assert.deepEqual(problemsOf('dbs:\n  - path: /a.db\n    replicas:\n      - type: s3\n        path: x\n'), [
-      'walsync.yml: dbs[0].replicas[0].type: "s3" is not a replica type this version has (file)',
+    assert.deepEqual(problemsOf('dbs:\n  - path: /a.db\n    replicas:\n      - type: gcs\n        path: x\n'), [
+      'walsync.yml: dbs[0].replicas[0].type: "gcs" is not a replica type this version has (file, s3)',
     ]);
+  });
+});
+
+describe('configuration of S3 replicas', () => {
+  it('reads bucket, path and the connection keys, with credentials from ${VAR}', () => {
+    const config = parseConfig(
+      [
+        'dbs:',
+        '  - path: /data/app.db',
+        '    replicas:',
+        '      - type: s3',
+        '        bucket: backups',
+        '        path: /apps/app/',
+        '        endpoint: https://s3.us-west-004.backblazeb2.com',
+        '        region: us-west-004',
+        '        force-path-style: false',
+        '        access-key-id: ${KEY_ID}',
+        '        secret-access-key: ${SECRET}',
+      ].join('\n'),
+      '/etc/walsync.yml',
+      { KEY_ID: 'id', SECRET: 'secret' },
+    );
+    const [replica] = config.dbs[0]!.replicas;
+    assert.equal(replica!.type, 's3');
+    assert.equal(replica!.name, 's3');
+    assert.equal(replica!.url, 's3://backups/apps/app');
+    assert.deepEqual(replica!.location, {
+      bucket: 'backups',
+      path: 'apps/app',
+      region: 'us-west-004',
+      endpoint: 'https://s3.us-west-004.backblazeb2.com',
+      forcePathStyle: false,
+      skipVerify: undefined,
+      accessKeyId: 'id',
+      secretAccessKey: 'secret',
+    });
+  });
+
+  it('takes an s3:// URL instead, inferring the type from it', () => {
+    const config = parseConfig('dbs:\n  - path: /a.db\n    replicas:\n      - url: s3://b/p?endpoint=http://127.0.0.1:9000\n', '/w.yml', {});
+    const [replica] = config.dbs[0]!.replicas;
+    assert.equal(replica!.type, 's3');
+    assert.equal(replica!.url, 's3://b/p');
+    assert.equal((replica!.location as { endpoint: string }).endpoint, 'http://127.0.0.1:9000');
+  });
+
+  it('reports every S3 problem at once: no bucket, a malformed URL, a bad endpoint, half the credentials, S3 keys on a file replica', () => {
+    const problems = problemsOf(
+      [
+        'dbs:',
+        '  - path: /a.db',
+        '    replicas:',
+        '      - type: s3',
+        '        name: a',
+        '        region: eu-west-1',
+        '      - name: b',
+        '        url: s3://?region=x',
+        '      - name: c',
+        '        bucket: b',
+        '        endpoint: localhost:9000',
+        '        access-key-id: only-this',
+        '        force-path-style: yes please',
+        '      - name: d',
+        '        path: /backup',
+        '        bucket: b',
+        '        type: file',
+      ].join('\n'),
+    );
+    assert.deepEqual(problems, [
+      'walsync.yml: dbs[0].replicas[0].bucket: is missing (or url: s3://bucket/prefix)',
+      problems[1]!,
+      'walsync.yml: dbs[0].replicas[2].force-path-style: "yes please" is not true or false',
+      'walsync.yml: dbs[0].replicas[2].endpoint: "localhost:9000" is not an http:// or https:// URL',
+      'walsync.yml: dbs[0].replicas[2].access-key-id, secret-access-key: give both or neither',
+      'walsync.yml: dbs[0].replicas[3].bucket: only applies to type: s3',
+    ]);
+    assert.match(problems[1]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.url: s3:\/\/\?region=x: /);
   });
 });

@@ -14,7 +14,7 @@ export interface ListArgs {
 
 export function listBuilder<T>(yargs: Argv<T>) {
   return yargs
-    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir or a directory path' })
+    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('generation', { type: 'string', describe: 'Only this generation' });
 }
 

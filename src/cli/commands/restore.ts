@@ -20,7 +20,7 @@ export interface RestoreArgs {
 
 export function restoreBuilder<T>(yargs: Argv<T>) {
   return yargs
-    .positional('replica', { type: 'string', describe: 'Replica to restore from: file:///abs/dir or a directory path' })
+    .positional('replica', { type: 'string', describe: 'Replica to restore from: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('output', { alias: 'o', type: 'string', describe: 'Path of the restored database (must not exist)' })
     .option('generation', { type: 'string', describe: 'Generation to restore (default: the newest)' })
     .option('index', { type: 'number', describe: 'Restore up to the end of this WAL index' })

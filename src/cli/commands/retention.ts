@@ -14,7 +14,7 @@ export interface RetentionArgs {
 
 export function retentionBuilder<T>(yargs: Argv<T>) {
   return yargs
-    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir or a directory path' })
+    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('retention', { type: 'string', default: '24h', describe: 'Keep snapshots newer than this' });
 }
 

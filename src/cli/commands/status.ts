@@ -8,6 +8,7 @@ import type { Argv } from 'yargs';
 import { configPathFrom, loadConfig } from '../../config.js';
 import { EXIT_OK } from '../../errors.js';
 import { defaultMetaDir } from '../../layout.js';
+import { formatRequestCounts } from '../../replica/request-counter.js';
 import { describeDatabase } from '../../status-report.js';
 import type { CliIo } from '../io.js';
 
@@ -32,6 +33,7 @@ export async function statusCommand(args: StatusArgs, io: CliIo): Promise<number
     io.stdout(`${report.db}: ${report.running ? `running (pid ${report.pid})` : 'not running'} generation=${report.generationId ?? '-'} position=${report.position ?? '-'}`);
     for (const replica of report.replicas) {
       io.stdout(`  replica ${replica.name} ${replica.url}: position=${replica.position ?? '-'} lag=${replica.lagBytes ?? '?'} bytes, ${replica.lagSeconds ?? '?'} s${replica.error ? ` error=${replica.error}` : ''}`);
+      if (replica.requests) io.stdout(`    requests since start: ${formatRequestCounts(replica.requests)}`);
     }
     for (const [job, status] of Object.entries(report.jobs)) {
       io.stdout(

@@ -19,7 +19,7 @@ export interface SyncArgs extends DbArgs {
 export function syncBuilder<T>(yargs: Argv<T>) {
   return withDbOptions(yargs)
     .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
-    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir or a directory path' })
+    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
     .option('interval', { type: 'string', default: '1s', describe: 'Time between syncs when not --once' });
 }

@@ -1,0 +1,210 @@
+/**
+ * A replica in an S3-compatible bucket (AWS S3, MinIO, B2, R2, Wasabi,
+ * Spaces), in the same Litestream 0.3 layout as the file replica, under a
+ * key prefix. A single PUT is atomic, and a multipart upload appears only
+ * when completed, so a killed upload leaves no half object under a real
+ * name. Listings never rely on delimiters (some stores drop nested keys
+ * from them), follow continuation tokens, and are sorted here, because not
+ * every store lists in key order.
+ */
+import { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
+import { compareSegments } from './client.js';
+import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
+import { RequestCounter } from './request-counter.js';
+import { createS3Client } from './s3-client.js';
+import { s3Failure } from './s3-errors.js';
+import type { ResolvedS3Settings } from './s3-settings.js';
+import { formatS3Url } from './s3-settings.js';
+
+const GENERATION_ID = /^[0-9a-f]{16}$/;
+/** S3 refuses more keys in one DeleteObjects request. */
+export const S3_DELETE_BATCH_SIZE = 1000;
+/**
+ * Objects larger than this go up as a multipart upload, in parts of this
+ * size, two in flight: memory stays near 3 parts whatever the object size.
+ */
+export const S3_PART_SIZE = 8 * 1024 * 1024;
+const UPLOAD_QUEUE_SIZE = 2;
+
+export class S3ReplicaClient implements ReplicaClient {
+  readonly url: string;
+  readonly requests = new RequestCounter();
+  private readonly client: S3Client;
+  private readonly root: string;
+
+  constructor(readonly settings: ResolvedS3Settings) {
+    this.url = formatS3Url(settings);
+    this.root = settings.path ? `${settings.path}/` : '';
+    this.client = createS3Client(settings, this.requests);
+  }
+
+  /**
+   * One small listing per generation: each asks for the first key after the
+   * previous generation's keys, so the cost does not grow with the number of
+   * segments, and no delimiter listing is needed.
+   */
+  async listGenerations(): Promise<string[]> {
+    const prefix = `${this.root}generations/`;
+    const generations: string[] = [];
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.call('generations/', (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: 1 })));
+      const key = page.Contents?.[0]?.Key;
+      if (key === undefined) break;
+      const name = key.slice(prefix.length).split('/')[0]!;
+      if (GENERATION_ID.test(name) && key.length > prefix.length + name.length) generations.push(name);
+      // '0' sorts right after '/', so this skips every key of `name` and nothing else.
+      startAfter = `${prefix}${name}0`;
+    }
+    return generations.sort();
+  }
+
+  async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
+    const infos: SnapshotInfo[] = [];
+    for (const object of await this.listObjects(`${snapshotsKey(generationId)}/`)) {
+      const index = parseSnapshotName(object.name);
+      if (index !== undefined) infos.push({ generationId, index, size: object.size, createdAt: object.createdAt });
+    }
+    return infos.sort((a, b) => a.index - b.index);
+  }
+
+  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
+    const infos: WalSegmentInfo[] = [];
+    for (const object of await this.listObjects(`${walSegmentsKey(generationId)}/`)) {
+      const parsed = parseWalSegmentName(object.name);
+      if (parsed) infos.push({ generationId, ...parsed, size: object.size, createdAt: object.createdAt });
+    }
+    return infos.sort(compareSegments);
+  }
+
+  async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {
+    const { size, createdAt } = await this.putObject(snapshotKey(generationId, index), body);
+    return { generationId, index, size, createdAt };
+  }
+
+  readSnapshot(generationId: string, index: number): Body {
+    return this.getObject(snapshotKey(generationId, index));
+  }
+
+  async writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo> {
+    const { size, createdAt } = await this.putObject(walSegmentKey(generationId, index, offset), body);
+    return { generationId, index, offset, size, createdAt };
+  }
+
+  readWalSegment(generationId: string, index: number, offset: number): Body {
+    return this.getObject(walSegmentKey(generationId, index, offset));
+  }
+
+  async deleteSnapshot(generationId: string, index: number): Promise<void> {
+    await this.deleteObject(snapshotKey(generationId, index));
+  }
+
+  async deleteWalSegment(generationId: string, index: number, offset: number): Promise<void> {
+    await this.deleteObject(walSegmentKey(generationId, index, offset));
+  }
+
+  async deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void> {
+    await this.deleteKeys(segments.map((s) => walSegmentKey(generationId, s.index, s.offset)));
+  }
+
+  async deleteGeneration(generationId: string): Promise<void> {
+    const prefix = `${generationKey(generationId)}/`;
+    await this.deleteKeys((await this.listObjects(prefix)).map((object) => `${prefix}${object.name}`));
+  }
+
+  /**
+   * Nothing to do: a failed multipart upload is aborted by the SDK, and a
+   * bucket lifecycle rule (README) removes the parts of one killed with its
+   * process. Listing uploads here would cost a request on every start.
+   */
+  async removeDebris(): Promise<void> {}
+
+  private objectName(key: string): string {
+    return `${this.url}/${key}`;
+  }
+
+  private async call<T>(key: string, request: (client: S3Client) => Promise<T>): Promise<T> {
+    try {
+      return await request(this.client);
+    } catch (error) {
+      throw s3Failure(this.objectName(key), error);
+    }
+  }
+
+  /** Every object under `key` (a prefix ending in '/'), named relative to it. */
+  private async listObjects(key: string): Promise<{ name: string; size: number; createdAt: Date }[]> {
+    const prefix = `${this.root}${key}`;
+    const objects: { name: string; size: number; createdAt: Date }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(key, (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token })));
+      for (const object of page.Contents ?? []) {
+        if (!object.Key) continue;
+        objects.push({ name: object.Key.slice(prefix.length), size: object.Size ?? 0, createdAt: object.LastModified ?? new Date(0) });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  }
+
+  private async putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
+    let size = 0;
+    const stream = Readable.from(
+      (async function* () {
+        for await (const chunk of body) {
+          size += chunk.byteLength;
+          // The encoder reuses its buffers; the uploader holds on to chunks until a part is full.
+          yield Buffer.from(chunk);
+        }
+      })(),
+      // A byte stream, not object mode: object mode would read ahead 16 chunks (64 MiB of 4 MiB blocks).
+      { objectMode: false },
+    );
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.settings.bucket, Key: `${this.root}${key}`, Body: stream },
+      partSize: S3_PART_SIZE,
+      queueSize: UPLOAD_QUEUE_SIZE,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      stream.destroy();
+      throw s3Failure(this.objectName(key), error);
+    }
+    // S3's PUT answer carries no LastModified; asking for it would cost a request per object.
+    return { size, createdAt: new Date() };
+  }
+
+  private async *getObject(key: string): Body {
+    const response = await this.call(key, (s3) => s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}` })));
+    const stream = response.Body as Readable;
+    try {
+      for await (const chunk of stream) yield chunk as Uint8Array;
+    } catch (error) {
+      throw s3Failure(this.objectName(key), error);
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  private async deleteObject(key: string): Promise<void> {
+    await this.call(key, (s3) => s3.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}` })));
+  }
+
+  private async deleteKeys(keys: readonly string[]): Promise<void> {
+    for (let at = 0; at < keys.length; at += S3_DELETE_BATCH_SIZE) {
+      const batch = keys.slice(at, at + S3_DELETE_BATCH_SIZE);
+      const result = await this.call(batch[0]!, (s3) =>
+        s3.send(new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Objects: batch.map((k) => ({ Key: `${this.root}${k}` })), Quiet: true } })),
+      );
+      const [failed] = result.Errors ?? [];
+      if (failed) throw s3Failure(this.objectName(failed.Key?.slice(this.root.length) ?? batch[0]!), { name: failed.Code, message: failed.Message, $metadata: { httpStatusCode: 200 } });
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The replica backends the contract suite runs against, each with a way to
+ * put a raw object under the replica root behind the client's back (foreign
+ * names, out-of-order writes).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ReplicaClient } from '../../src/replica/client.js';
+import { openReplica } from '../../src/replica/url.js';
+import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from './s3-server.js';
+import type { S3Server } from './s3-server.js';
+import { tempDir } from './tmp.js';
+
+export interface ReplicaBackend {
+  readonly client: ReplicaClient;
+  /** The replica as the CLI takes it. */
+  readonly url: string;
+  readonly env: NodeJS.ProcessEnv;
+  putRaw(key: string, bytes: Uint8Array): Promise<void>;
+}
+
+export interface BackendKind {
+  readonly name: 'file' | 's3';
+  open(t: TestContext): Promise<ReplicaBackend>;
+}
+
+export const fileBackend: BackendKind = {
+  name: 'file',
+  async open(t) {
+    const root = path.join(tempDir(t), 'replica');
+    return {
+      client: openReplica(root),
+      url: root,
+      env: process.env,
+      async putRaw(key, bytes) {
+        await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
+        await fs.writeFile(path.join(root, key), bytes);
+      },
+    };
+  },
+};
+
+let prefixCount = 0;
+
+/** One server for a whole suite (started on first use, stopped by `onCleanup`), a fresh key prefix per test. */
+export function s3Backend(onCleanup: (stop: () => Promise<void>) => void): BackendKind {
+  let server: S3Server | undefined;
+  return {
+    name: 's3',
+    async open() {
+      server ??= await startS3Server(onCleanup);
+      const prefix = `contract/${process.pid}-${++prefixCount}`;
+      const url = server.url(prefix);
+      const env = server.env();
+      const raw = new S3Client({ region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true, credentials: S3_TEST_CREDENTIALS });
+      return {
+        client: openReplica(url, undefined, env),
+        url,
+        env,
+        async putRaw(key, bytes) {
+          await raw.send(new PutObjectCommand({ Bucket: S3_TEST_BUCKET, Key: `${prefix}/${key}`, Body: bytes }));
+        },
+      };
+    },
+  };
+}
