@@ -43,24 +43,17 @@ export class S3ReplicaClient implements ReplicaClient {
   }
 
   /**
-   * One small listing per generation: each asks for the first key after the
-   * previous generation's keys, so the cost does not grow with the number of
-   * segments, and no delimiter listing is needed.
+   * Generations are the first path part of every key under `generations/`,
+   * from one full listing: a listing that skips ahead (StartAfter) would miss
+   * generations on a store that does not list in key order.
    */
   async listGenerations(): Promise<string[]> {
-    const prefix = `${this.root}generations/`;
-    const generations: string[] = [];
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await this.call('generations/', (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: 1 })));
-      const key = page.Contents?.[0]?.Key;
-      if (key === undefined) break;
-      const name = key.slice(prefix.length).split('/')[0]!;
-      if (GENERATION_ID.test(name) && key.length > prefix.length + name.length) generations.push(name);
-      // '0' sorts right after '/', so this skips every key of `name` and nothing else.
-      startAfter = `${prefix}${name}0`;
+    const generations = new Set<string>();
+    for (const object of await this.listObjects('generations/')) {
+      const [name, ...rest] = object.name.split('/');
+      if (GENERATION_ID.test(name!) && rest.length > 0) generations.add(name!);
     }
-    return generations.sort();
+    return [...generations].sort();
   }
 
   async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
