@@ -23,6 +23,11 @@ export interface WalSegmentInfo {
   readonly createdAt: Date;
 }
 
+export interface GenerationListing {
+  readonly snapshots: SnapshotInfo[];
+  readonly walSegments: WalSegmentInfo[];
+}
+
 export type Body = AsyncIterable<Uint8Array>;
 
 export interface ReplicaClient {
@@ -33,6 +38,8 @@ export interface ReplicaClient {
   listGenerations(): Promise<string[]>;
   listSnapshots(generationId: string): Promise<SnapshotInfo[]>;
   listWalSegments(generationId: string): Promise<WalSegmentInfo[]>;
+  /** Both listings of a generation, in one request where the backend can (a sync's start costs one LIST). */
+  listGeneration(generationId: string): Promise<GenerationListing>;
   writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo>;
   readSnapshot(generationId: string, index: number): Body;
   writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo>;

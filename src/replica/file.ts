@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
 import { makeDirDurable, readFileChunks, removeTmpFiles, writeAll, writeFileAtomic } from '../fsx/atomic.js';
-import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
+import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { RequestCounter } from './request-counter.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
@@ -55,6 +55,11 @@ export class FileReplicaClient implements ReplicaClient {
       if (stats) infos.push({ generationId, ...parsed, size: stats.size, createdAt: stats.mtime });
     }
     return infos.sort(compareSegments);
+  }
+
+  async listGeneration(generationId: string): Promise<GenerationListing> {
+    const [snapshots, walSegments] = await Promise.all([this.listSnapshots(generationId), this.listWalSegments(generationId)]);
+    return { snapshots, walSegments };
   }
 
   async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {

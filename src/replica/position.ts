@@ -24,7 +24,11 @@ export async function decodedLength(client: ReplicaClient, segment: WalSegmentIn
 
 /** The replica's end for a generation, or undefined when it holds no WAL segment of it. */
 export async function readReplicaPosition(client: ReplicaClient, generationId: string): Promise<Pos | undefined> {
-  const segments = await client.listWalSegments(generationId);
+  return positionAfter(client, generationId, await client.listWalSegments(generationId));
+}
+
+/** Where a generation's listed segments (sorted) end. */
+export async function positionAfter(client: ReplicaClient, generationId: string, segments: readonly WalSegmentInfo[]): Promise<Pos | undefined> {
   const last = segments[segments.length - 1];
   if (!last) return undefined;
   return { generationId, index: last.index, offset: last.offset + (await decodedLength(client, last)) };

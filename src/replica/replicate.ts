@@ -16,7 +16,7 @@ import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { Pos } from '../wal/pos.js';
 import { formatIndex } from '../wal/pos.js';
 import type { ReplicaClient, SnapshotInfo } from './client.js';
-import { readReplicaPosition } from './position.js';
+import { positionAfter } from './position.js';
 import { uploadSnapshot } from './snapshot.js';
 
 /** What a long-running process remembers about one replica between runs. */
@@ -64,8 +64,8 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
     if (!remembered) {
       // Killed uploads of any generation (a kill can also start a new one) leave temp files.
       await client.removeDebris();
-      position = await readReplicaPosition(client, generationId);
-      const snapshots = await client.listSnapshots(generationId);
+      const { snapshots, walSegments } = await client.listGeneration(generationId);
+      position = await positionAfter(client, generationId, walSegments);
       needsSnapshot ||= snapshots.length === 0;
       position ??= { generationId, index: snapshots[0]?.index ?? cursor.index, offset: 0 };
     }

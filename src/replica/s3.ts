@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
+import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
 import { RequestCounter } from './request-counter.js';
@@ -21,6 +21,12 @@ import type { ResolvedS3Settings } from './s3-settings.js';
 import { formatS3Url } from './s3-settings.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
+
+interface ListedObject {
+  readonly name: string;
+  readonly size: number;
+  readonly createdAt: Date;
+}
 /** S3 refuses more keys in one DeleteObjects request. */
 export const S3_DELETE_BATCH_SIZE = 1000;
 /**
@@ -57,17 +63,32 @@ export class S3ReplicaClient implements ReplicaClient {
   }
 
   async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
+    return this.snapshotsIn(generationId, await this.listObjects(`${snapshotsKey(generationId)}/`));
+  }
+
+  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
+    return this.walSegmentsIn(generationId, await this.listObjects(`${walSegmentsKey(generationId)}/`));
+  }
+
+  async listGeneration(generationId: string): Promise<GenerationListing> {
+    const objects = await this.listObjects(`${generationKey(generationId)}/`);
+    const under = (folder: string) =>
+      objects.filter((object) => object.name.startsWith(`${folder}/`)).map((object) => ({ ...object, name: object.name.slice(folder.length + 1) }));
+    return { snapshots: this.snapshotsIn(generationId, under('snapshots')), walSegments: this.walSegmentsIn(generationId, under('wal')) };
+  }
+
+  private snapshotsIn(generationId: string, objects: ListedObject[]): SnapshotInfo[] {
     const infos: SnapshotInfo[] = [];
-    for (const object of await this.listObjects(`${snapshotsKey(generationId)}/`)) {
+    for (const object of objects) {
       const index = parseSnapshotName(object.name);
       if (index !== undefined) infos.push({ generationId, index, size: object.size, createdAt: object.createdAt });
     }
     return infos.sort((a, b) => a.index - b.index);
   }
 
-  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
+  private walSegmentsIn(generationId: string, objects: ListedObject[]): WalSegmentInfo[] {
     const infos: WalSegmentInfo[] = [];
-    for (const object of await this.listObjects(`${walSegmentsKey(generationId)}/`)) {
+    for (const object of objects) {
       const parsed = parseWalSegmentName(object.name);
       if (parsed) infos.push({ generationId, ...parsed, size: object.size, createdAt: object.createdAt });
     }
@@ -129,9 +150,9 @@ export class S3ReplicaClient implements ReplicaClient {
   }
 
   /** Every object under `key` (a prefix ending in '/'), named relative to it. */
-  private async listObjects(key: string): Promise<{ name: string; size: number; createdAt: Date }[]> {
+  private async listObjects(key: string): Promise<ListedObject[]> {
     const prefix = `${this.root}${key}`;
-    const objects: { name: string; size: number; createdAt: Date }[] = [];
+    const objects: ListedObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.call(key, (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token })));

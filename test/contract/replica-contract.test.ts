@@ -76,6 +76,17 @@ for (const backend of backends) {
       }
     });
 
+    it("lists a generation's snapshots and segments at once, as its two listings do, and nothing of another generation", async (t) => {
+      const { client } = await backend.open(t);
+      await client.writeSnapshot(GENERATION, 1, bodyOf('snapshot'));
+      for (const [index, offset] of [[1, 0x2000], [1, 0], [2, 0]] as const) await client.writeWalSegment(GENERATION, index, offset, bodyOf('wal'));
+      await client.writeWalSegment(OTHER_GENERATION, 0, 0, bodyOf('other'));
+      const listing = await client.listGeneration(GENERATION);
+      assert.deepEqual(listing, { snapshots: await client.listSnapshots(GENERATION), walSegments: await client.listWalSegments(GENERATION) });
+      assert.deepEqual(listing.walSegments.map((s) => [s.index, s.offset]), [[1, 0], [1, 0x2000], [2, 0]]);
+      assert.deepEqual(listing.snapshots.map((s) => s.index), [1]);
+    });
+
     it('lists generations and snapshots sorted, ignoring names that do not match the layout', async (t) => {
       const { client, putRaw } = await backend.open(t);
       await client.writeSnapshot(OTHER_GENERATION, 3, bodyOf('b'));
