@@ -79,13 +79,14 @@ function u32le(value: number): Uint8Array {
 export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
+  const compressBlock = codec.createBlockCompressor();
   const block = new Uint8Array(LZ4_BLOCK_SIZE);
   let filled = 0;
   yield formatLz4FrameHeader(codec);
   const flush = function* (): Generator<Uint8Array> {
     const data = block.subarray(0, filled);
     content.update(data);
-    const compressed = codec.compressBlock(data);
+    const compressed = compressBlock(data);
     if (compressed) {
       yield u32le(compressed.byteLength);
       yield compressed;
