@@ -36,8 +36,14 @@ export async function run(ctx: JobContext): Promise<SyncJobResult> {
   if (failure !== undefined) throw failure;
   if (replicas.length > 0) {
     const heldBelow = Math.min(...replicas.map((r) => r.position.index));
-    const indexes = await listShadowIndexes(ctx.metaDir, result.generationId);
-    await deleteReplicatedShadow(ctx.metaDir, result.generationId, indexes, heldBelow);
+    const cleaned = ctx.state.shadowDeletedBelow;
+    // Shadow files are only ever added above the current index, so once everything below
+    // `heldBelow` is gone, the next sync has something to delete only when that bound moves.
+    if (cleaned?.generationId !== result.generationId || cleaned.index !== heldBelow) {
+      const indexes = await listShadowIndexes(ctx.metaDir, result.generationId);
+      await deleteReplicatedShadow(ctx.metaDir, result.generationId, indexes, heldBelow);
+      ctx.state.shadowDeletedBelow = { generationId: result.generationId, index: heldBelow };
+    }
   }
   return { ...result, replicas };
 }

@@ -17,6 +17,8 @@ import { readShadowModes } from './shadow/permissions.js';
 export interface DbJobState {
   /** Where the previous sync left the shadow, so the next one need not re-read it. */
   cursor?: ShadowCursor;
+  /** The last sync deleted every local shadow WAL of this generation below this index (all replicas held them). */
+  shadowDeletedBelow?: { generationId: string; index: number };
 }
 
 /** A replica of this database, with what this process remembers of it. */
