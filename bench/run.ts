@@ -7,8 +7,11 @@
  *  (d) peak RSS of syncing the 256 MiB WAL
  *  (e) a 1 GiB database with 256 MiB of WAL: snapshot vs the lz4 CLI,
  *      restore vs cp, and the restore's peak memory
+ *  (f) CPU time of an idle `walsync run` over 10 databases, as a share of one core
+ *  (g) app commit throughput with `walsync run` active vs without
  */
 import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,8 +22,10 @@ import { cliPath } from '../test/helpers/cli.js';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job.js';
+import { defaultMetaDir } from '../src/layout.js';
 import { silentLogger } from '../src/log.js';
 import { s3Figures } from './s3.js';
+import { STATUS_FILE_NAME, readStatusFile } from '../src/status.js';
 
 const MiB = 1024 * 1024;
 const WAL_TARGET_SIZE = 260 * MiB;
@@ -238,42 +243,157 @@ async function commitsFor(app: App, ms: number): Promise<number> {
   return commits;
 }
 
-async function commitThroughput(dir: string, autocheckpoint?: number): Promise<Figure> {
-  const dbPath = path.join(dir, `busy-${autocheckpoint ?? 'default'}.db`);
+/**
+ * The app's commits/s alone and with a walsync process beside it, best of 3
+ * trials each; `startWalsync` resolves once that process is ready.
+ */
+async function commitRates(
+  dbPath: string,
+  autocheckpoint: number | undefined,
+  startWalsync: () => Promise<ChildProcess>,
+): Promise<{ bare: number; withWalsync: number }> {
   const app = await startApp({ dbPath, autocheckpoint });
   const runMs = 5000;
   try {
     await commitsFor(app, 1000);
     const without: number[] = [];
-    const withSync: number[] = [];
+    const withWalsync: number[] = [];
     for (let trial = 0; trial < 3; trial++) {
       // Both sides start from an empty WAL, whatever the previous side left.
       await app.checkpoint('TRUNCATE');
       without.push(await commitsFor(app, runMs));
       await app.checkpoint('TRUNCATE');
-      const walsync = spawn(process.execPath, [cliPath, 'sync', '--interval', '1s', dbPath], { stdio: 'ignore' });
+      const walsync = await startWalsync();
       try {
-        await sleep(500);
-        withSync.push(await commitsFor(app, runMs));
+        withWalsync.push(await commitsFor(app, runMs));
       } finally {
-        walsync.kill('SIGTERM');
-        await new Promise((resolve) => walsync.once('exit', resolve));
+        await stopWalsync(walsync);
       }
     }
-    const bare = Math.max(...without) / (runMs / 1000);
-    const synced = Math.max(...withSync) / (runMs / 1000);
-    const ratio = synced / bare;
-    return {
-      name: `app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
-      value: ratio,
-      unit: 'x without',
-      goal: '>= 0.95',
-      pass: ratio >= 0.95,
-      raw: `${synced.toFixed(0)} commits/s with walsync sync --interval 1s, ${bare.toFixed(0)} commits/s without`,
-    };
+    return { bare: Math.max(...without) / (runMs / 1000), withWalsync: Math.max(...withWalsync) / (runMs / 1000) };
   } finally {
     await app.close();
   }
+}
+
+async function commitThroughput(dir: string, autocheckpoint?: number): Promise<Figure> {
+  const dbPath = path.join(dir, `busy-${autocheckpoint ?? 'default'}.db`);
+  const { bare, withWalsync } = await commitRates(dbPath, autocheckpoint, async () => {
+    const walsync = spawn(process.execPath, [cliPath, 'sync', '--interval', '1s', dbPath], { stdio: 'ignore' });
+    await sleep(500);
+    return walsync;
+  });
+  const ratio = withWalsync / bare;
+  return {
+    name: `app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
+    value: ratio,
+    unit: 'x without',
+    goal: '>= 0.95',
+    pass: ratio >= 0.95,
+    raw: `${withWalsync.toFixed(0)} commits/s with walsync sync --interval 1s, ${bare.toFixed(0)} commits/s without`,
+  };
+}
+
+/** A database `walsync run` backs up, with the file replica it ships to. */
+interface RunTarget {
+  dbPath: string;
+  replicaDir: string;
+}
+
+/**
+ * Starts `walsync run` on a config listing `targets` (sync every 1 s, every
+ * other key at its default) and resolves once every database has had a
+ * successful sync in this process, which includes its replica's first snapshot.
+ */
+async function startWalsyncRun(configPath: string, targets: RunTarget[]): Promise<ChildProcess> {
+  const config = ['dbs:'];
+  for (const target of targets) {
+    config.push(`  - path: ${target.dbPath}`, '    replicas:', '      - name: backup', `        path: ${target.replicaDir}`, '        sync-interval: 1s');
+  }
+  fs.writeFileSync(configPath, `${config.join('\n')}\n`);
+  const walsync = spawn(process.execPath, [cliPath, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  walsync.stderr!.on('data', (chunk) => (stderr += chunk));
+  const settledBy = Date.now() + 60_000;
+  const hasSynced = async (target: RunTarget) => {
+    const status = await readStatusFile(defaultMetaDir(target.dbPath));
+    return status !== undefined && status.pid === walsync.pid && status.jobs['sync:backup']?.lastSuccess !== undefined;
+  };
+  while (!(await Promise.all(targets.map(hasSynced))).every(Boolean)) {
+    if (walsync.exitCode !== null || Date.now() > settledBy) {
+      walsync.kill('SIGKILL');
+      throw new Error(`walsync run did not settle (no successful sync of every database in ${STATUS_FILE_NAME}): ${stderr}`);
+    }
+    await sleep(200);
+  }
+  return walsync;
+}
+
+async function stopWalsync(walsync: ChildProcess): Promise<void> {
+  if (walsync.exitCode !== null) return;
+  walsync.kill('SIGTERM');
+  await new Promise((resolve) => walsync.once('exit', resolve));
+}
+
+/** User plus system CPU time a process has used so far, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+}
+
+async function idleRunCpu(dir: string): Promise<Figure> {
+  const databaseCount = 10;
+  const measureMs = 60_000;
+  const targets: RunTarget[] = [];
+  const apps: App[] = [];
+  try {
+    for (let i = 0; i < databaseCount; i++) {
+      const target = { dbPath: path.join(dir, `idle-${i}.db`), replicaDir: path.join(dir, `idle-replica-${i}`) };
+      const app = await startApp({ dbPath: target.dbPath });
+      apps.push(app);
+      await app.insert(1000, { perTx: 100 });
+      targets.push(target);
+    }
+    const walsync = await startWalsyncRun(path.join(dir, 'idle.yml'), targets);
+    try {
+      // The jobs due at start (the first sync of each database uploads its snapshot) are done; let stragglers finish.
+      await sleep(3000);
+      const before = cpuSecondsOf(walsync.pid!);
+      await sleep(measureMs);
+      const cpuSeconds = cpuSecondsOf(walsync.pid!) - before;
+      const percent = (cpuSeconds / (measureMs / 1000)) * 100;
+      return {
+        name: `CPU of an idle walsync run, ${databaseCount} databases synced every 1 s`,
+        value: percent,
+        unit: '% of one core',
+        goal: '<= 1',
+        pass: percent <= 1,
+        raw: `${(cpuSeconds * 1000).toFixed(0)} ms user+system CPU in ${measureMs / 1000} s, ${databaseCount} small databases each with a file replica, apps idle`,
+      };
+    } finally {
+      await stopWalsync(walsync);
+    }
+  } finally {
+    await Promise.all(apps.map((app) => app.close()));
+  }
+}
+
+async function commitThroughputUnderRun(dir: string, autocheckpoint?: number): Promise<Figure> {
+  const target = { dbPath: path.join(dir, `run-busy-${autocheckpoint ?? 'default'}.db`), replicaDir: path.join(dir, `run-replica-${autocheckpoint ?? 'default'}`) };
+  const configPath = path.join(dir, `run-busy-${autocheckpoint ?? 'default'}.yml`);
+  const { bare, withWalsync } = await commitRates(target.dbPath, autocheckpoint, () => startWalsyncRun(configPath, [target]));
+  const ratio = withWalsync / bare;
+  return {
+    name: `app commit throughput with walsync run active (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
+    value: ratio,
+    unit: 'x without',
+    goal: '>= 0.95',
+    pass: ratio >= 0.95,
+    raw: `${withWalsync.toFixed(0)} commits/s with walsync run (sync-interval 1s, a file replica), ${bare.toFixed(0)} commits/s without`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -293,6 +413,9 @@ async function main(): Promise<void> {
     figures.push(await commitThroughput(dir));
     figures.push(await commitThroughput(dir, 0));
     figures.push(...(await s3Figures(dir)));
+    figures.push(await idleRunCpu(dir));
+    figures.push(await commitThroughputUnderRun(dir));
+    figures.push(await commitThroughputUnderRun(dir, 0));
     for (const figure of figures) {
       process.stdout.write(
         `bench: ${figure.name} ${figure.value.toFixed(2)} ${figure.unit} (goal ${figure.goal}) ${figure.pass ? 'PASS' : 'MISS'}\n       ${figure.raw}\n`,

@@ -34,10 +34,33 @@ export async function run(ctx: JobContext): Promise<SyncJobResult> {
     }
   }
   if (failure !== undefined) throw failure;
-  if (replicas.length > 0) {
-    const heldBelow = Math.min(...replicas.map((r) => r.position.index));
-    const indexes = await listShadowIndexes(ctx.metaDir, result.generationId);
-    await deleteReplicatedShadow(ctx.metaDir, result.generationId, indexes, heldBelow);
+  const heldBelow = indexEveryReplicaHolds(ctx, result.generationId);
+  if (heldBelow !== undefined) {
+    const cleaned = ctx.state.shadowDeletedBelow;
+    // Shadow files are only ever added above the current index, so once everything below
+    // `heldBelow` is gone, the next sync has something to delete only when that bound moves.
+    if (cleaned?.generationId !== result.generationId || cleaned.index !== heldBelow) {
+      const indexes = await listShadowIndexes(ctx.metaDir, result.generationId);
+      await deleteReplicatedShadow(ctx.metaDir, result.generationId, indexes, heldBelow);
+      ctx.state.shadowDeletedBelow = { generationId: result.generationId, index: heldBelow };
+    }
   }
   return { ...result, replicas };
+}
+
+/**
+ * The lowest WAL index of the generation that some replica may still lack:
+ * every replica's position as this process last confirmed it. Undefined when
+ * a replica has none for the generation (not shipped to yet in this process,
+ * or its last run failed): then nothing is deleted.
+ */
+function indexEveryReplicaHolds(ctx: JobContext, generationId: string): number | undefined {
+  if (ctx.everyReplica.length === 0) return undefined;
+  let lowest = Infinity;
+  for (const target of ctx.everyReplica) {
+    const position = target.memory.position;
+    if (position?.generationId !== generationId) return undefined;
+    lowest = Math.min(lowest, position.index);
+  }
+  return lowest;
 }

@@ -18,6 +18,8 @@ import { readShadowModes } from './shadow/permissions.js';
 export interface DbJobState {
   /** Where the previous sync left the shadow, so the next one need not re-read it. */
   cursor?: ShadowCursor;
+  /** The last sync deleted every local shadow WAL of this generation below this index (all replicas held them). */
+  shadowDeletedBelow?: { generationId: string; index: number };
 }
 
 /** A replica of this database, with what this process remembers of it. */
@@ -32,7 +34,14 @@ export interface JobContext {
   readonly policy: CheckpointPolicy;
   readonly log: Logger;
   readonly state: DbJobState;
+  /** The replicas this job ships to. */
   readonly replicas: readonly ReplicaTarget[];
+  /**
+   * Every replica of the database, also those that other jobs ship to
+   * (`walsync run` schedules one sync per replica): a local shadow file goes
+   * only once all of them hold it.
+   */
+  readonly everyReplica: readonly ReplicaTarget[];
   readonly signal?: AbortSignal;
 }
 
@@ -57,13 +66,15 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     switchToWal: options.switchToWal,
     onSwitchedToWal: () => options.log.info('switched database to WAL mode', { db: absolutePath }),
   });
+  const replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
   return {
     db,
     metaDir: options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath),
     policy: options.policy,
     log: options.log,
     state: {},
-    replicas: (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} })),
+    replicas,
+    everyReplica: replicas,
     signal: options.signal,
   };
 }

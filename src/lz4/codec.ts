@@ -21,12 +21,20 @@ export interface Xxh32 {
   digest(): number;
 }
 
+/**
+ * Compresses one independent block; returns the compressed bytes (in a
+ * buffer reused by this compressor's next call), or undefined when they would
+ * not be smaller.
+ */
+export type BlockCompressor = (block: Uint8Array) => Uint8Array | undefined;
+
 export interface Lz4Codec {
   /**
-   * Compresses one independent block; returns the compressed bytes (in a
-   * buffer reused by the next call), or undefined when they would not be smaller.
+   * One per frame being encoded: frames of different databases are encoded
+   * concurrently in one process, and a compressed block is still being written
+   * out while another frame compresses its next one.
    */
-  compressBlock(block: Uint8Array): Uint8Array | undefined;
+  createBlockCompressor(): BlockCompressor;
   /** Decompresses one block into `into`; returns the decompressed length. */
   decompressBlock(compressed: Uint8Array, into: Uint8Array): number;
   xxh32(bytes: Uint8Array): number;
@@ -37,22 +45,25 @@ let codec: Promise<Lz4Codec> | undefined;
 
 export function loadLz4Codec(): Promise<Lz4Codec> {
   codec ??= xxhash().then((hasher) => {
+    // Shared: it is only used inside one synchronous compression.
     const hashTable = new Uint32Array(HASH_TABLE_SIZE);
-    let out = new Uint8Array(0);
-    const compressedSize = (data: Uint8Array): number => {
+    const compressedSize = (data: Uint8Array, out: Uint8Array): number => {
       // Positions in the table are per block: every block is independent.
       hashTable.fill(0);
       return lz4js.compressBlock(data, out, 0, data.byteLength, hashTable);
     };
     return {
-      compressBlock(block) {
-        const bound = lz4js.compressBound(block.byteLength);
-        if (out.byteLength < bound) out = new Uint8Array(bound);
-        // A sample that does not shrink says the block is random (encrypted, already
-        // compressed): store it as is rather than spend the whole block's time on it.
-        if (block.byteLength > 2 * SAMPLE_SIZE && compressedSize(block.subarray(0, SAMPLE_SIZE)) > SAMPLE_SIZE * 0.97) return undefined;
-        const size = compressedSize(block);
-        return size > 0 && size < block.byteLength ? out.subarray(0, size) : undefined;
+      createBlockCompressor() {
+        let out = new Uint8Array(0);
+        return (block) => {
+          const bound = lz4js.compressBound(block.byteLength);
+          if (out.byteLength < bound) out = new Uint8Array(bound);
+          // A sample that does not shrink says the block is random (encrypted, already
+          // compressed): store it as is rather than spend the whole block's time on it.
+          if (block.byteLength > 2 * SAMPLE_SIZE && compressedSize(block.subarray(0, SAMPLE_SIZE), out) > SAMPLE_SIZE * 0.97) return undefined;
+          const size = compressedSize(block, out);
+          return size > 0 && size < block.byteLength ? out.subarray(0, size) : undefined;
+        };
       },
       decompressBlock(compressed, into) {
         return lz4js.decompressBlock(compressed, into, 0, compressed.byteLength, 0);

@@ -69,7 +69,21 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
       needsSnapshot ||= snapshots.length === 0;
       position ??= { generationId, index: snapshots[0]?.index ?? cursor.index, offset: 0 };
     }
-    const shipped = await shipSegments(ctx, position!);
+    let shipped = await shipSegments(ctx, position!);
+    if (shipped.missingIndex !== undefined) {
+      // Another process (a one-shot sync naming fewer replicas) deleted a shadow WAL this
+      // replica never got: its WAL can no longer continue, so it starts again from a snapshot.
+      ctx.log.warn('shadow WAL missing for replica; it starts again from a snapshot', {
+        db: ctx.db.dbPath,
+        generation: generationId,
+        replica: client.url,
+        index: formatIndex(shipped.missingIndex),
+        from: formatIndex(cursor.index),
+      });
+      const rebased = await shipSegments(ctx, { generationId, index: cursor.index, offset: 0 });
+      shipped = { ...rebased, segmentCount: shipped.segmentCount + rebased.segmentCount, byteCount: shipped.byteCount + rebased.byteCount };
+      needsSnapshot = true;
+    }
     const snapshot = needsSnapshot ? await uploadSnapshot(ctx.db, client, ctx.metaDir, cursor) : undefined;
     if (snapshot) {
       ctx.log.info('snapshot', {
@@ -81,7 +95,7 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
       });
     }
     memory.position = shipped.position;
-    return { replica: client.url, generationId, snapshot, ...shipped };
+    return { replica: client.url, generationId, snapshot, segmentCount: shipped.segmentCount, byteCount: shipped.byteCount, position: shipped.position };
   } catch (error) {
     // Whatever the replica holds now is read back from it next time.
     memory.position = undefined;
@@ -89,7 +103,15 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
   }
 }
 
-async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<{ segmentCount: number; byteCount: number; position: Pos }> {
+interface Shipped {
+  readonly segmentCount: number;
+  readonly byteCount: number;
+  readonly position: Pos;
+  /** A shadow WAL the replica still needed was gone: shipping stopped before it. */
+  readonly missingIndex?: number;
+}
+
+async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<Shipped> {
   const { cursor, client, metaDir } = ctx;
   let position = from;
   let segmentCount = 0;
@@ -100,8 +122,7 @@ async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<{ segment
     if (end === undefined) {
       // Deleted locally once every replica held it whole: nothing left to ship.
       if (index === position.index) continue;
-      ctx.log.warn('shadow WAL missing for replica', { db: ctx.db.dbPath, generation: cursor.generationId, replica: client.url, index: formatIndex(index) });
-      break;
+      return { segmentCount, byteCount, position, missingIndex: index };
     }
     const start = index === position.index ? position.offset : 0;
     if (end > start) {

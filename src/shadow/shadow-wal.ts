@@ -11,7 +11,7 @@ import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
 import type { ChainPoint, WalkState } from '../wal/frames.js';
 import { chainStart } from '../wal/frames.js';
-import { copyCommitted, readWalFileHeader, walkWalFile } from './wal-file.js';
+import { copyCommitted, hasFrameAfter, readWalFileHeader, walkWalFile } from './wal-file.js';
 
 export interface CopyCount {
   readonly frameCount: number;
@@ -122,6 +122,7 @@ export async function appendCommittedFrames(
   shadowPath: string,
   cursor: ShadowCursor,
 ): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
+  if (!(await hasFrameAfter(realWal, cursor.header, cursor.end))) return { cursor, count: NOTHING_COPIED };
   const handle = await fs.open(shadowPath, 'r+');
   let walk: WalkState;
   try {

@@ -81,7 +81,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
-  const { wal, header } = await lockWithWalHeader(db);
+  const { wal, header } = await lockWithWalHeader(db, options.cursor !== undefined);
   const lockedAt = process.hrtime.bigint();
   let copiedByteCount = 0;
   try {
@@ -169,22 +169,35 @@ async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void
 /**
  * Takes the write lock on a WAL that has a valid header. An empty or
  * headerless WAL (after a TRUNCATE checkpoint, or a fresh database) gets one
- * write to walsync's own table first, so there is a header to copy.
+ * write to walsync's own table first, so there is a header to copy. A
+ * process that synced before left a header, which is nearly always still
+ * there: it first looks only under the lock, and looks before locking (and
+ * writes) only when that fails.
  */
-async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; header: WalHeader }> {
+async function lockWithWalHeader(db: LiveDb, headerExpected: boolean): Promise<{ wal: FileHandle; header: WalHeader }> {
+  let lookFirst = !headerExpected;
   for (let attempt = 1; ; attempt++) {
-    const head = await readWalHeaderAt(db.walPath);
-    if (head.kind !== 'ok') {
-      db.unpinWal();
-      db.writeSeq();
+    if (lookFirst) {
+      const head = await readWalHeaderAt(db.walPath);
+      if (head.kind !== 'ok') {
+        db.unpinWal();
+        db.writeSeq();
+      }
     }
     db.lockWrites();
-    const wal = await fs.open(db.walPath, 'r');
-    const locked = await readWalFileHeader(wal);
-    if (locked.kind === 'ok') return { wal, header: locked.header };
-    await wal.close();
+    const wal = await fs.open(db.walPath, 'r').catch((error: unknown) => {
+      if (lookFirst || !isNotFound(error)) throw error;
+      return undefined;
+    });
+    const locked = wal ? await readWalFileHeader(wal) : undefined;
+    if (wal && locked?.kind === 'ok') return { wal, header: locked.header };
+    await wal?.close();
     db.unlockWrites();
-    if (attempt === MAX_HEADER_ATTEMPTS) {
+    if (!lookFirst) {
+      lookFirst = true;
+      continue;
+    }
+    if (attempt === MAX_HEADER_ATTEMPTS + (headerExpected ? 1 : 0)) {
       throw new WalsyncError('WAL_CORRUPT', `${db.walPath}: no valid WAL header after ${attempt} attempts`);
     }
   }

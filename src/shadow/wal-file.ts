@@ -68,6 +68,17 @@ export async function walkWalFile(
   }
 }
 
+/**
+ * Whether a frame of this WAL cycle follows `from`, committed or not: one
+ * frame read. Most syncs of a long-running process find nothing new there
+ * (the end of the file, or a stale frame of an older cycle), and this tells
+ * so without opening the shadow or allocating chunk buffers.
+ */
+export async function hasFrameAfter(handle: FileHandle, header: WalHeader, from: ChainPoint): Promise<boolean> {
+  const frame = await readRange(handle, from.offset, frameSizeFor(header.pageSize));
+  return walkFrames(frame, header, startWalk(from)).frameCount > 0;
+}
+
 /** Copies bytes [from, to) of `source` to the same offsets of `target`. */
 async function copyWalRange(source: FileHandle, target: FileHandle, from: number, to: number): Promise<void> {
   const buffer = new Uint8Array(Math.min(CHUNK_TARGET_SIZE, to - from));

@@ -144,6 +144,34 @@ describe('file replica', () => {
     assert.deepEqual(dumpTables(out), dumpTables(dbPath));
   });
 
+  it('a replica whose next shadow WAL a sync naming fewer replicas deleted starts again from a snapshot, and restores to the app', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const [first, second] = [path.join(dir, 'first'), path.join(dir, 'second')];
+    await app.insert(30, { size: 500 });
+    const both = await runCli(['sync', '--once', dbPath, first, second]);
+    assert.equal(both.code, 0, both.stderr);
+    for (let round = 0; round < 3; round++) {
+      await app.insert(30, { size: 500 });
+      // Each checkpoint starts a new index; the shadow files below go once `first` (all this sync knows of) holds them.
+      await syncTo(dbPath, first, '--checkpoint-min-pages', '1');
+    }
+    await app.insert(10, { size: 500 });
+    const result = await runCli(['sync', '--once', '--json', dbPath, first, second]);
+    assert.equal(result.code, 0, result.stderr);
+    const warning = result.stderr.split('\n').map((line) => (line ? (JSON.parse(line) as Record<string, string>) : {})).find((line) => line.level === 'warn');
+    assert.equal(warning?.msg, 'shadow WAL missing for replica; it starts again from a snapshot');
+    assert.equal(warning?.replica, `file://${second}`);
+    assert.equal(warning?.index, '00000001');
+    const summary = JSON.parse(result.stdout) as SyncSummary;
+    assert.equal(summary.replicas[1]!.snapshotIndex, summary.index);
+    for (const replica of [first, second]) {
+      const out = path.join(dir, `${path.basename(replica)}.db`);
+      const restored = await restoreTo(replica, out);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(rowsOf(out), rowsOf(dbPath));
+    }
+  });
+
   it('a missing segment, a missing index and a corrupt object are errors naming the object; nothing appears at the output', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');

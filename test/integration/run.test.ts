@@ -142,6 +142,31 @@ describe('walsync run', () => {
     assert.equal(result.code, 0, result.stderr);
   });
 
+  it('keeps the shadow WAL a second replica still lacks while the first moves on, so the second catches up with no gap', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const first = path.join(dir, 'first');
+    const second = path.join(dir, 'second');
+    const replicaLines = (name: string, where: string) => [`      - name: ${name}`, `        path: ${where}`, '        sync-interval: 1s', '        snapshot-interval: 24h'];
+    const config = ['dbs:', `  - path: ${dbPath}`, '    checkpoint:', '      min-pages: 40', '    replicas:', ...replicaLines('first', first), ...replicaLines('second', second)].join('\n');
+    const run = await startRun(dir, config);
+    await writeFor(app, 2000);
+    await fs.rename(second, `${second}.away`);
+    await fs.writeFile(second, 'the second backup disk is gone');
+    // Several checkpoints, each starting a new WAL index that only the first replica receives.
+    await writeFor(app, 5000);
+    assert.match(run.stderr(), /ERROR job failed db=\S+ job=sync replica=second/);
+    assert.match(run.stderr(), /INFO checkpoint .*restarted=true/);
+    await fs.rm(second);
+    await fs.rename(`${second}.away`, second);
+    await writeFor(app, 1000);
+    await sleep(4000);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /shadow WAL missing for replica/);
+    await restoreEquals(dir, first, dbPath);
+    await restoreEquals(dir, second, dbPath);
+  });
+
   it('skips the ticks of a job that overruns instead of starting it twice', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(25_000, { size: 4000, perTx: 500 });

@@ -154,7 +154,7 @@ describe('S3 replica', () => {
     await app.insert(5);
     const endpoint = `endpoint=${encodeURIComponent(server.endpoint)}`;
     const cases: [string[], NodeJS.ProcessEnv, number, RegExp][] = [
-      [['sync', '--once', dbPath, `s3://no-such-bucket/app?${endpoint}`], server.env(), 1, /^walsync: REPLICA_IO: s3:\/\/no-such-bucket\/app\/generations\/[0-9a-f]{16}\/wal\/: NoSuchBucket: .* \(HTTP 404\)$/],
+      [['sync', '--once', dbPath, `s3://no-such-bucket/app?${endpoint}`], server.env(), 1, /^walsync: REPLICA_IO: s3:\/\/no-such-bucket\/app\/generations\/[0-9a-f]{16}\/: NoSuchBucket: .* \(HTTP 404\)$/],
       [['generations', `s3://walsync-test/app?${endpoint}`], { ...server.env(), WALSYNC_ACCESS_KEY_ID: 'nobody' }, 1, /^walsync: REPLICA_IO: s3:\/\/walsync-test\/app\/generations\/: InvalidAccessKeyId: .* \(HTTP 403\)$/],
       [['restore', '-o', path.join(dir, 'out.db'), 's3://walsync-test/app?endpoint=http://127.0.0.1:1'], server.env(), 1, /^walsync: REPLICA_IO: s3:\/\/walsync-test\/app\/generations\/: ECONNREFUSED \(.*\)$/],
       [['wal', 's3:///app'], server.env(), 2, /^walsync: USAGE: s3:\/\/\/app: no bucket \(use s3:\/\/bucket\/prefix/],
