@@ -1,11 +1,11 @@
 /**
  * What `walsync run` reports about its jobs, written to `<meta>/status.json`
- * (atomically, at most once a second) so `walsync status` can read it from
+ * (through a temp name, at most once a second) so `walsync status` can read it from
  * disk without asking the daemon.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeBytesAtomic } from './fsx/atomic.js';
+import { TMP_SUFFIX } from './layout.js';
 import type { RequestCounts } from './replica/request-counter.js';
 
 export const STATUS_FILE_NAME = 'status.json';
@@ -60,9 +60,21 @@ export class JobStatusBook {
     clearTimeout(this.timer);
     this.timer = undefined;
     const file: StatusFile = { pid: process.pid, db: this.dbPath, updatedAt: new Date().toISOString(), jobs: this.jobs, requests: this.requests };
-    this.writing = this.writing.then(() => writeBytesAtomic(path.join(this.metaDir, STATUS_FILE_NAME), 0o600, Buffer.from(JSON.stringify(file, null, 2))));
+    this.writing = this.writing.then(() => replaceStatusFile(path.join(this.metaDir, STATUS_FILE_NAME), JSON.stringify(file, null, 2)));
     await this.writing;
   }
+}
+
+/**
+ * Through a temp name, so a reader never sees half a file, but not fsynced:
+ * a report, rewritten every second, that a crash may leave a second old or
+ * missing, which readStatusFile takes as no job history. The fsyncs cost an
+ * idle daemon more CPU than its syncs.
+ */
+async function replaceStatusFile(statusPath: string, text: string): Promise<void> {
+  const tmpPath = `${statusPath}${TMP_SUFFIX}`;
+  await fs.writeFile(tmpPath, text, { mode: 0o600 });
+  await fs.rename(tmpPath, statusPath);
 }
 
 export async function readStatusFile(metaDir: string): Promise<StatusFile | undefined> {

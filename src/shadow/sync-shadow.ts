@@ -44,6 +44,20 @@ export interface SyncShadowOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The database as the last sync of it in this process left it: `PRAGMA
+ * data_version` read under the write lock after walsync's own writes (it
+ * changes only when another connection commits), the cursor, and when the
+ * shadow last grew. A sync that starts drops it; one that finishes sets it.
+ */
+interface QuietMark {
+  readonly cursor: ShadowCursor;
+  readonly dataVersion: number;
+  readonly shadowChangedAtMs: number;
+}
+
+const quietMarks = new WeakMap<LiveDb, QuietMark>();
+
 export interface SyncShadowResult {
   readonly dbPath: string;
   readonly generationId: string;
@@ -78,6 +92,9 @@ type Resolution = { kind: 'continue'; cursor: ShadowCursor } | { kind: 'diverged
 const MAX_HEADER_ATTEMPTS = 3;
 
 export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promise<SyncShadowResult> {
+  const quiet = nothingCommittedSince(db, options);
+  if (quiet) return nothingNew(db, quiet.cursor);
+  quietMarks.delete(db);
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
@@ -110,6 +127,11 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
       checkpoint = { mode, restarted: outcome.restarted };
     }
     copiedByteCount = run.count.byteCount;
+    quietMarks.set(db, {
+      cursor,
+      dataVersion: db.dataVersion(),
+      shadowChangedAtMs: (await fs.stat(shadowWalPath(options.metaDir, cursor.generationId, cursor.index))).mtimeMs,
+    });
     return {
       dbPath: db.dbPath,
       generationId: cursor.generationId,
@@ -133,6 +155,37 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
       unlockedBytes: unlocked?.count.byteCount ?? 0,
     });
   }
+}
+
+/**
+ * An idle database's sync, every second in a long-running process: no other
+ * connection committed since the previous sync (which copied everything under
+ * the write lock) and no checkpoint is due, so there is nothing to copy.
+ * Nothing else can move the WAL on: with the pin held, the app cannot restart
+ * it without committing. The caller's cursor must be the one the last sync
+ * returned: a caller that missed a sync starts from what is on disk.
+ */
+function nothingCommittedSince(db: LiveDb, options: SyncShadowOptions): QuietMark | undefined {
+  const quiet = quietMarks.get(db);
+  if (!quiet || quiet.cursor !== options.cursor || !db.isWalPinned || db.dataVersion() !== quiet.dataVersion) return undefined;
+  const { end, header } = quiet.cursor;
+  const idleMs = (options.now?.() ?? Date.now()) - quiet.shadowChangedAtMs;
+  return checkpointModeFor(options.policy, frameCountAt(end.offset, header.pageSize), idleMs) ? undefined : quiet;
+}
+
+function nothingNew(db: LiveDb, cursor: ShadowCursor): SyncShadowResult {
+  return {
+    dbPath: db.dbPath,
+    generationId: cursor.generationId,
+    index: cursor.index,
+    offset: cursor.end.offset,
+    frameCount: 0,
+    transactionCount: 0,
+    byteCount: 0,
+    cutBackByteCount: 0,
+    removedTmpCount: 0,
+    cursor,
+  };
 }
 
 /**
