@@ -17,11 +17,10 @@ import { restoreBuilder, restoreCommand } from './commands/restore.js';
 import type { RestoreArgs } from './commands/restore.js';
 import { retentionBuilder, retentionCommand } from './commands/retention.js';
 import type { RetentionArgs } from './commands/retention.js';
-import { runBuilder, runCommand } from './commands/run.js';
 import type { RunArgs } from './commands/run.js';
 import { snapshotBuilder, snapshotCommand } from './commands/snapshot.js';
-import { statusBuilder, statusCommand } from './commands/status.js';
 import type { StatusArgs } from './commands/status.js';
+import { withConfigOption } from './config-option.js';
 import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
@@ -58,10 +57,13 @@ export async function main(argv: string[]): Promise<number> {
       .command('wal [replica]', 'List the WAL segments in a replica', listBuilder, async (args) => {
         exitCode = await listCommand('wal', args as unknown as ListArgs, io);
       })
-      .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM', runBuilder, async (args) => {
+      // The config file's parser, croner and the metrics client load only for the commands that use them.
+      .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM', withConfigOption, async (args) => {
+        const { runCommand } = await import('./commands/run.js');
         exitCode = await runCommand(args as unknown as RunArgs, io, json);
       })
-      .command('status', 'Show generations, positions, replica lag and job history of the configured databases', statusBuilder, async (args) => {
+      .command('status', 'Show generations, positions, replica lag and job history of the configured databases', withConfigOption, async (args) => {
+        const { statusCommand } = await import('./commands/status.js');
         exitCode = await statusCommand(args as unknown as StatusArgs, io);
       })
       .command('retention [replica]', 'Delete snapshots and WAL segments past the retention period', retentionBuilder, async (args) => {

@@ -38,11 +38,13 @@ const UPLOAD_QUEUE_SIZE = 2;
 
 export class S3ReplicaClient implements ReplicaClient {
   readonly url: string;
-  readonly requests = new RequestCounter();
   private readonly client: S3Client;
   private readonly root: string;
 
-  constructor(readonly settings: ResolvedS3Settings) {
+  constructor(
+    readonly settings: ResolvedS3Settings,
+    readonly requests = new RequestCounter(),
+  ) {
     this.url = formatS3Url(settings);
     this.root = settings.path ? `${settings.path}/` : '';
     this.client = createS3Client(settings, this.requests);

@@ -8,7 +8,7 @@ import { WalsyncError } from '../errors.js';
 import type { ReplicaClient } from './client.js';
 import type { FileReplicaOptions } from './file.js';
 import { FileReplicaClient } from './file.js';
-import { S3ReplicaClient } from './s3.js';
+import { LazyS3ReplicaClient } from './s3-lazy.js';
 import type { S3ReplicaSettings } from './s3-settings.js';
 import { isS3Url, parseS3Url, resolveS3Settings } from './s3-settings.js';
 
@@ -16,9 +16,9 @@ import { isS3Url, parseS3Url, resolveS3Settings } from './s3-settings.js';
 export type ReplicaLocation = string | S3ReplicaSettings;
 
 export function openReplica(location: ReplicaLocation, options?: FileReplicaOptions, env: NodeJS.ProcessEnv = process.env): ReplicaClient {
-  if (typeof location !== 'string') return new S3ReplicaClient(resolveS3Settings(location, env));
+  if (typeof location !== 'string') return new LazyS3ReplicaClient(resolveS3Settings(location, env));
   const url = location;
-  if (isS3Url(url)) return new S3ReplicaClient(resolveS3Settings(parseS3Url(url), env));
+  if (isS3Url(url)) return new LazyS3ReplicaClient(resolveS3Settings(parseS3Url(url), env));
   if (url.startsWith('file:')) {
     let root: string;
     try {

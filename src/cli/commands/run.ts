@@ -3,7 +3,6 @@
  * sync to every replica, exit 0 within 10 s). SIGHUP reloads the config; an
  * invalid new one is reported and the old one keeps running.
  */
-import type { Argv } from 'yargs';
 import { configPathFrom, loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
 import { ConfigError, EXIT_OK, messageOf } from '../../errors.js';
@@ -19,10 +18,6 @@ export interface RunArgs {
 }
 
 const SHUTDOWN_LIMIT_MS = 9000;
-
-export function runBuilder<T>(yargs: Argv<T>) {
-  return yargs.option('config', { type: 'string', describe: 'Config file (default: $WALSYNC_CONFIG, else ./walsync.yml)' });
-}
 
 export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promise<number> {
   const file = configPathFrom(args.config, process.env);

@@ -4,7 +4,6 @@
  * error and next run — read from disk (the shadow, the replicas and the
  * daemon's status file), so it works while `walsync run` is running.
  */
-import type { Argv } from 'yargs';
 import { configPathFrom, loadConfig } from '../../config.js';
 import { EXIT_OK } from '../../errors.js';
 import { defaultMetaDir } from '../../layout.js';
@@ -15,10 +14,6 @@ import type { CliIo } from '../io.js';
 export interface StatusArgs {
   config?: string;
   json: boolean;
-}
-
-export function statusBuilder<T>(yargs: Argv<T>) {
-  return yargs.option('config', { type: 'string', describe: 'Config file (default: $WALSYNC_CONFIG, else ./walsync.yml)' });
 }
 
 export async function statusCommand(args: StatusArgs, io: CliIo): Promise<number> {
