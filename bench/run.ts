@@ -160,12 +160,15 @@ async function replicaFigures(dir: string): Promise<Figure[]> {
     };
     timed(process.execPath, [cliPath, 'sync', '--once', ...NO_CHECKPOINTS, dbPath, replica]);
     const snapshotCli = measure(['snapshot', ...NO_CHECKPOINTS, dbPath, replica]);
-    // The disk here is shared and noisy: the sides take turns, and each keeps its best.
+    // The disk here is shared and noisy: the sides take turns, each keeps its best, and each
+    // starts with nothing dirty in the page cache (building the database leaves gigabytes to write back).
     const lz4Out = path.join(dir, 'cli.lz4');
     let lz4Ms = Infinity;
     let snapshot = { ms: Infinity, imageSize: 0 };
     for (let trial = 0; trial < 3; trial++) {
+      timed('sync', []);
       lz4Ms = Math.min(lz4Ms, timed('sh', ['-c', 'lz4 -q -f "$1" "$2" && sync "$2"', 'sh', dbPath, lz4Out]).ms);
+      timed('sync', []);
       const inProcess = await inProcessSnapshot(dbPath, replica);
       if (inProcess.ms < snapshot.ms) snapshot = inProcess;
     }
@@ -305,10 +308,10 @@ interface RunTarget {
  * other key at its default) and resolves once every database has had a
  * successful sync in this process, which includes its replica's first snapshot.
  */
-async function startWalsyncRun(configPath: string, targets: RunTarget[]): Promise<ChildProcess> {
+async function startWalsyncRun(configPath: string, targets: RunTarget[], dbLines: string[] = []): Promise<ChildProcess> {
   const config = ['dbs:'];
   for (const target of targets) {
-    config.push(`  - path: ${target.dbPath}`, '    replicas:', '      - name: backup', `        path: ${target.replicaDir}`, '        sync-interval: 1s');
+    config.push(`  - path: ${target.dbPath}`, ...dbLines, '    replicas:', '      - name: backup', `        path: ${target.replicaDir}`, '        sync-interval: 1s');
   }
   fs.writeFileSync(configPath, `${config.join('\n')}\n`);
   const walsync = spawn(process.execPath, [cliPath, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -357,10 +360,11 @@ async function idleRunCpu(dir: string): Promise<Figure> {
       await app.insert(1000, { perTx: 100 });
       targets.push(target);
     }
-    const walsync = await startWalsyncRun(path.join(dir, 'idle.yml'), targets);
+    // Each database's last commit is followed by one idle checkpoint (a new WAL index shipped to
+    // its replica): work the writes left, not idleness. A short idle interval gets it done first.
+    const walsync = await startWalsyncRun(path.join(dir, 'idle.yml'), targets, ['    checkpoint:', '      idle-interval: 2s']);
     try {
-      // The jobs due at start (the first sync of each database uploads its snapshot) are done; let stragglers finish.
-      await sleep(3000);
+      await sleep(6000);
       const before = cpuSecondsOf(walsync.pid!);
       await sleep(measureMs);
       const cpuSeconds = cpuSecondsOf(walsync.pid!) - before;
@@ -371,7 +375,7 @@ async function idleRunCpu(dir: string): Promise<Figure> {
         unit: '% of one core',
         goal: '<= 1',
         pass: percent <= 1,
-        raw: `${(cpuSeconds * 1000).toFixed(0)} ms user+system CPU in ${measureMs / 1000} s, ${databaseCount} small databases each with a file replica, apps idle`,
+        raw: `${(cpuSeconds * 1000).toFixed(0)} ms user+system CPU in ${measureMs / 1000} s, ${databaseCount} small databases each with a file replica, apps idle, after each database's idle checkpoint`,
       };
     } finally {
       await stopWalsync(walsync);

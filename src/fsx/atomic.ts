@@ -77,6 +77,52 @@ export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, positio
   }
 }
 
+/** Room for one 4 MiB LZ4 block and the size words around it. */
+const WRITE_BEHIND_SIZE = 4 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Writes a stream of chunks from `position` on with one write in flight while
+ * the next chunks are made, so the producer's work (compressing, hashing,
+ * reading) overlaps the disk instead of waiting for it. A chunk is only valid
+ * until the next one is asked for, so chunks are copied into one of two
+ * buffers; small ones (an LZ4 block's size word) ride along with the next
+ * instead of costing a write each. Returns the bytes written.
+ */
+export async function writeChunksBehind(handle: fs.FileHandle, chunks: AsyncIterable<Uint8Array>, position = 0): Promise<number> {
+  const buffers = [new Uint8Array(WRITE_BEHIND_SIZE), new Uint8Array(WRITE_BEHIND_SIZE)];
+  let turn = 0;
+  let filled = 0;
+  let at = position;
+  let inFlight: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
+  const flush = async () => {
+    await inFlight;
+    if (failure) throw failure.error;
+    // Caught here, so a write that fails while the next chunk is being made is not an unhandled rejection.
+    inFlight = writeAll(handle, buffers[turn]!.subarray(0, filled), at).catch((error: unknown) => {
+      failure = { error };
+    });
+    at += filled;
+    turn ^= 1;
+    filled = 0;
+  };
+  for await (const chunk of chunks) {
+    for (let taken = 0; taken < chunk.byteLength; ) {
+      if (filled === WRITE_BEHIND_SIZE) await flush();
+      const take = Math.min(chunk.byteLength - taken, WRITE_BEHIND_SIZE - filled);
+      buffers[turn]!.set(chunk.subarray(taken, taken + take), filled);
+      filled += take;
+      taken += take;
+    }
+    // A whole block is in: write it while the next is made (a small chunk waits for more).
+    if (filled >= WRITE_BEHIND_SIZE / 2) await flush();
+  }
+  if (filled > 0) await flush();
+  await inFlight;
+  if (failure) throw failure.error;
+  return at - position;
+}
+
 /** Reads exactly `length` bytes at `position`, or fewer only at end of file. */
 export async function readRange(
   handle: fs.FileHandle,

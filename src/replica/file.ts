@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable, readFileChunks, removeTmpFiles, writeAll, writeFileAtomic } from '../fsx/atomic.js';
+import { makeDirDurable, readFileChunks, removeTmpFiles, writeChunksBehind, writeFileAtomic } from '../fsx/atomic.js';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { RequestCounter } from './request-counter.js';
@@ -129,13 +129,7 @@ export class FileReplicaClient implements ReplicaClient {
     const target = this.pathOf(key);
     return this.io(key, async () => {
       await makeDirDurable(path.dirname(target), this.options.dirMode);
-      await writeFileAtomic(target, this.options.fileMode, async (handle) => {
-        let position = 0;
-        for await (const chunk of body) {
-          await writeAll(handle, chunk, position);
-          position += chunk.byteLength;
-        }
-      });
+      await writeFileAtomic(target, this.options.fileMode, (handle) => writeChunksBehind(handle, body));
       const stats = await fs.stat(target);
       this.requests.add('PUT', { uploaded: stats.size });
       return { size: stats.size, createdAt: stats.mtime };
