@@ -26,20 +26,12 @@ import { defaultMetaDir } from '../src/layout.js';
 import { silentLogger } from '../src/log.js';
 import { s3Figures } from './s3.js';
 import { STATUS_FILE_NAME, readStatusFile } from '../src/status.js';
+import type { Figure } from './figure.js';
 
 const MiB = 1024 * 1024;
 const WAL_TARGET_SIZE = 260 * MiB;
 const NO_CHECKPOINTS = ['--checkpoint-min-pages', '100000000', '--checkpoint-truncate-pages', '100000000', '--checkpoint-idle-interval', '0'];
 const HUGE_POLICY = { minPageCount: 100_000_000, truncatePageCount: 100_000_000, idleIntervalMs: 0 };
-
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  goal: string;
-  pass: boolean;
-  raw: string;
-}
 
 function timed(command: string, args: string[]): { ms: number; stderr: string } {
   const start = process.hrtime.bigint();

@@ -14,20 +14,12 @@ import { startApp } from '../test/helpers/app.js';
 import { cliPath } from '../test/helpers/cli.js';
 import { startS3Server } from '../test/helpers/s3-server.js';
 import type { S3Server } from '../test/helpers/s3-server.js';
+import type { Figure } from './figure.js';
 
 const MiB = 1024 * 1024;
 const STEADY_MS = 20_000;
 
-interface S3Figure {
-  name: string;
-  value: number;
-  unit: string;
-  goal: string;
-  pass: boolean;
-  raw: string;
-}
-
-export async function s3Figures(dir: string): Promise<S3Figure[]> {
+export async function s3Figures(dir: string): Promise<Figure[]> {
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const server = await startS3Server((stop) => cleanups.push(stop));
@@ -37,7 +29,7 @@ export async function s3Figures(dir: string): Promise<S3Figure[]> {
   }
 }
 
-async function requestsPerTransaction(dir: string, server: S3Server): Promise<S3Figure> {
+async function requestsPerTransaction(dir: string, server: S3Server): Promise<Figure> {
   const dbPath = path.join(dir, 's3-steady.db');
   const app = await startApp({ dbPath, autocheckpoint: 0 });
   const walsync = spawn(process.execPath, [cliPath, 'sync', '--interval', '1s', dbPath, server.url('bench/steady')], { stdio: 'ignore', env: server.env() });
@@ -80,7 +72,7 @@ function measure(args: string[], env: NodeJS.ProcessEnv): { ms: number; peakMiB:
   return { ms, peakMiB: Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? 0) / 1024 };
 }
 
-async function throughputVsFile(dir: string, server: S3Server): Promise<S3Figure[]> {
+async function throughputVsFile(dir: string, server: S3Server): Promise<Figure[]> {
   const dbPath = path.join(dir, 's3-big.db');
   const app = await startApp({ dbPath, autocheckpoint: 0 });
   try {

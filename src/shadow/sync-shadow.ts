@@ -238,12 +238,20 @@ async function lockWithWalHeader(db: LiveDb, headerExpected: boolean): Promise<{
       }
     }
     db.lockWrites();
-    const wal = await fs.open(db.walPath, 'r').catch((error: unknown) => {
-      if (lookFirst || !isNotFound(error)) throw error;
-      return undefined;
-    });
-    const locked = wal ? await readWalFileHeader(wal) : undefined;
-    if (wal && locked?.kind === 'ok') return { wal, header: locked.header };
+    let wal: FileHandle | undefined;
+    try {
+      wal = await fs.open(db.walPath, 'r').catch((error: unknown) => {
+        if (lookFirst || !isNotFound(error)) throw error;
+        return undefined;
+      });
+      const locked = wal ? await readWalFileHeader(wal) : undefined;
+      if (wal && locked?.kind === 'ok') return { wal, header: locked.header };
+    } catch (error) {
+      // An I/O error must not leave the app locked out of its own database.
+      await wal?.close();
+      db.unlockWrites();
+      throw error;
+    }
     await wal?.close();
     db.unlockWrites();
     if (!lookFirst) {
