@@ -105,6 +105,25 @@ describe('S3 replica', () => {
     }
   });
 
+  it('a snapshot of a 70 MiB database goes up as a multipart upload and restores byte for byte', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = freshReplica();
+    await app.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)');
+    for (let i = 0; i < 7; i++) await app.exec('INSERT INTO blobs (data) VALUES (randomblob(10 * 1024 * 1024))');
+    await app.checkpoint('TRUNCATE');
+    const snapshot = await cli(['snapshot', '--json', dbPath, replica]);
+    assert.equal(snapshot.code, 0, snapshot.stderr);
+    const { size } = JSON.parse(snapshot.stdout) as { size: number };
+    assert.ok(size > 64 * 1024 * 1024, `snapshot object of ${size} bytes`);
+    await app.insert(20, { size: 300 });
+    await syncTo(dbPath, replica);
+    const out = path.join(dir, 'restored.db');
+    const restored = await cli(['restore', '-o', out, replica]);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(dumpTables(out, { exclude: ['_walsync_seq'] }), dumpTables(dbPath, { exclude: ['_walsync_seq'] }));
+    assert.equal(integrityCheck(out), 'ok');
+  });
+
   it('a generation of more than 1000 segments lists, restores and is removed by retention through paginated listings', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = freshReplica();
