@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import type { DbConfig, ReplicaConfig } from './config.js';
 import { messageOf } from './errors.js';
 import { shadowWalPath } from './layout.js';
-import { readReplicaPosition } from './replica/position.js';
+import { positionAfter } from './replica/position.js';
 import type { RequestCounts } from './replica/request-counter.js';
 import { openReplica } from './replica/url.js';
 import { isAlive } from './run-lock.js';
@@ -63,8 +63,9 @@ async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos 
   if (!end) return { name, url };
   try {
     const client = openReplica(location);
-    const position = await readReplicaPosition(client, end.generationId);
-    const objects = [...(await client.listSnapshots(end.generationId)), ...(await client.listWalSegments(end.generationId))];
+    const { snapshots, walSegments } = await client.listGeneration(end.generationId);
+    const position = await positionAfter(client, end.generationId, walSegments);
+    const objects = [...snapshots, ...walSegments];
     const newest = Math.max(...objects.map((o) => o.createdAt.getTime()));
     let lagBytes = 0;
     for (const [index, size] of sizes) {

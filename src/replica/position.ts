@@ -22,12 +22,7 @@ export async function decodedLength(client: ReplicaClient, segment: WalSegmentIn
   return length;
 }
 
-/** The replica's end for a generation, or undefined when it holds no WAL segment of it. */
-export async function readReplicaPosition(client: ReplicaClient, generationId: string): Promise<Pos | undefined> {
-  return positionAfter(client, generationId, await client.listWalSegments(generationId));
-}
-
-/** Where a generation's listed segments (sorted) end. */
+/** The replica's end for a generation, from its listed segments (sorted); undefined when there are none. */
 export async function positionAfter(client: ReplicaClient, generationId: string, segments: readonly WalSegmentInfo[]): Promise<Pos | undefined> {
   const last = segments[segments.length - 1];
   if (!last) return undefined;

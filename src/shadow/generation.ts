@@ -18,24 +18,13 @@ export function newGenerationId(): string {
   return randomBytes(8).toString('hex');
 }
 
-/** More than a well-formed generation file holds, so a longer one still reads as malformed. */
-const GENERATION_FILE_READ_SIZE = 64;
-
 export async function readGeneration(metaDir: string): Promise<GenerationLookup> {
-  let handle;
+  let content: string;
   try {
-    handle = await fs.open(generationFilePath(metaDir), 'r');
+    content = await fs.readFile(generationFilePath(metaDir), 'utf8');
   } catch (error) {
     if (isNotFound(error)) return { kind: 'missing' };
     throw error;
-  }
-  let content: string;
-  try {
-    // Read every sync: one read of a small buffer, where readFile would also stat the file.
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(GENERATION_FILE_READ_SIZE), 0, GENERATION_FILE_READ_SIZE, 0);
-    content = buffer.toString('utf8', 0, bytesRead);
-  } finally {
-    await handle.close();
   }
   const generationId = content.trim();
   if (!isGenerationId(generationId) || content !== `${generationId}\n`) {

@@ -98,7 +98,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
-  const { wal, header } = await lockWithWalHeader(db, options.cursor !== undefined);
+  const { wal, header } = await lockWithWalHeader(db);
   const lockedAt = process.hrtime.bigint();
   let copiedByteCount = 0;
   try {
@@ -120,18 +120,16 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
         ? await appendCommitted(run, resolution.cursor)
         : await startGeneration(run, header, resolution.reason);
     let checkpoint: SyncShadowResult['checkpoint'];
-    const mode = checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, header.pageSize), await idleMs(run, cursor));
+    let shadowChangedAtMs = await shadowMtimeMs(run, cursor);
+    const mode = checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, header.pageSize), now(options) - shadowChangedAtMs);
     if (mode) {
       const outcome = await checkpointAndContinue(run, cursor, mode);
       cursor = outcome.cursor;
       checkpoint = { mode, restarted: outcome.restarted };
+      shadowChangedAtMs = await shadowMtimeMs(run, cursor);
     }
     copiedByteCount = run.count.byteCount;
-    quietMarks.set(db, {
-      cursor,
-      dataVersion: db.dataVersion(),
-      shadowChangedAtMs: (await fs.stat(shadowWalPath(options.metaDir, cursor.generationId, cursor.index))).mtimeMs,
-    });
+    quietMarks.set(db, { cursor, dataVersion: db.dataVersion(), shadowChangedAtMs });
     return {
       dbPath: db.dbPath,
       generationId: cursor.generationId,
@@ -169,8 +167,7 @@ function nothingCommittedSince(db: LiveDb, options: SyncShadowOptions): QuietMar
   const quiet = quietMarks.get(db);
   if (!quiet || quiet.cursor !== options.cursor || !db.isWalPinned || db.dataVersion() !== quiet.dataVersion) return undefined;
   const { end, header } = quiet.cursor;
-  const idleMs = (options.now?.() ?? Date.now()) - quiet.shadowChangedAtMs;
-  return checkpointModeFor(options.policy, frameCountAt(end.offset, header.pageSize), idleMs) ? undefined : quiet;
+  return checkpointModeFor(options.policy, frameCountAt(end.offset, header.pageSize), now(options) - quiet.shadowChangedAtMs) ? undefined : quiet;
 }
 
 function nothingNew(db: LiveDb, cursor: ShadowCursor): SyncShadowResult {
@@ -222,43 +219,30 @@ async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void
 /**
  * Takes the write lock on a WAL that has a valid header. An empty or
  * headerless WAL (after a TRUNCATE checkpoint, or a fresh database) gets one
- * write to walsync's own table first, so there is a header to copy. A
- * process that synced before left a header, which is nearly always still
- * there: it first looks only under the lock, and looks before locking (and
- * writes) only when that fails.
+ * write to walsync's own table first, so there is a header to copy.
  */
-async function lockWithWalHeader(db: LiveDb, headerExpected: boolean): Promise<{ wal: FileHandle; header: WalHeader }> {
-  let lookFirst = !headerExpected;
+async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; header: WalHeader }> {
   for (let attempt = 1; ; attempt++) {
-    if (lookFirst) {
-      const head = await readWalHeaderAt(db.walPath);
-      if (head.kind !== 'ok') {
-        db.unpinWal();
-        db.writeSeq();
-      }
+    const head = await readWalHeaderAt(db.walPath);
+    if (head.kind !== 'ok') {
+      db.unpinWal();
+      db.writeSeq();
     }
     db.lockWrites();
     let wal: FileHandle | undefined;
     try {
-      wal = await fs.open(db.walPath, 'r').catch((error: unknown) => {
-        if (lookFirst || !isNotFound(error)) throw error;
-        return undefined;
-      });
-      const locked = wal ? await readWalFileHeader(wal) : undefined;
-      if (wal && locked?.kind === 'ok') return { wal, header: locked.header };
+      wal = await fs.open(db.walPath, 'r');
+      const locked = await readWalFileHeader(wal);
+      if (locked.kind === 'ok') return { wal, header: locked.header };
     } catch (error) {
       // An I/O error must not leave the app locked out of its own database.
       await wal?.close();
       db.unlockWrites();
       throw error;
     }
-    await wal?.close();
+    await wal.close();
     db.unlockWrites();
-    if (!lookFirst) {
-      lookFirst = true;
-      continue;
-    }
-    if (attempt === MAX_HEADER_ATTEMPTS + (headerExpected ? 1 : 0)) {
+    if (attempt === MAX_HEADER_ATTEMPTS) {
       throw new WalsyncError('WAL_CORRUPT', `${db.walPath}: no valid WAL header after ${attempt} attempts`);
     }
   }
@@ -368,10 +352,13 @@ async function startGeneration(run: SyncRun, header: WalHeader, reason: string):
   return cursor;
 }
 
-async function idleMs(run: SyncRun, cursor: ShadowCursor): Promise<number> {
-  const now = run.options.now?.() ?? Date.now();
-  const { mtimeMs } = await fs.stat(shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index));
-  return now - mtimeMs;
+/** When the shadow last grew: a sync with no commit for the idle interval checkpoints. */
+async function shadowMtimeMs(run: SyncRun, cursor: ShadowCursor): Promise<number> {
+  return (await fs.stat(shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index))).mtimeMs;
+}
+
+function now(options: SyncShadowOptions): number {
+  return options.now?.() ?? Date.now();
 }
 
 /**

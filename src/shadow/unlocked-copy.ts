@@ -32,7 +32,7 @@ export async function copyWithoutLock(
   policy: CheckpointPolicy,
   cursor: ShadowCursor,
 ): Promise<{ cursor: ShadowCursor; count: CopyCount } | undefined> {
-  if (!db.isWalPinned || !(await walChangedSinceLastLook(db))) return undefined;
+  if (!db.isWalPinned) return undefined;
   const wal = await fs.open(db.walPath, 'r');
   try {
     const head = await readWalFileHeader(wal);
@@ -52,22 +52,6 @@ export async function copyWithoutLock(
   } finally {
     await wal.close();
   }
-}
-
-/** What each database's WAL looked like at the previous unlocked copy: file, size and modification time. */
-const lastWalLook = new WeakMap<LiveDb, string>();
-
-/**
- * One stat instead of opening and reading the WAL, for the common case of a
- * sync that finds nothing new. A change it misses (a write within the clock's
- * granularity that keeps the size) is only left for the locked sync to copy.
- */
-async function walChangedSinceLastLook(db: LiveDb): Promise<boolean> {
-  const { ino, size, mtimeNs } = await fs.stat(db.walPath, { bigint: true });
-  const look = `${ino}:${size}:${mtimeNs}`;
-  if (lastWalLook.get(db) === look) return false;
-  lastWalLook.set(db, look);
-  return true;
 }
 
 /** Copies again while the app keeps committing faster than a round takes, a few rounds at most. */
