@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isNotFound, systemErrorCode } from '../errors.js';
 import { TMP_SUFFIX } from '../layout.js';
 
 const TMP_NAME = /\.tmp(-wal|-shm)?$/;
-import { isNotFound } from '../errors.js';
 
 export async function fsyncDir(dirPath: string): Promise<void> {
   const handle = await fs.open(dirPath, 'r');
@@ -32,7 +32,12 @@ export async function makeDirDurable(dirPath: string, mode: number): Promise<voi
     }
   }
   for (const dir of missing) {
-    await fs.mkdir(dir, { mode });
+    try {
+      await fs.mkdir(dir, { mode });
+    } catch (error) {
+      // Another walsync process (a one-shot started at the same moment) made it first.
+      if (systemErrorCode(error) !== 'EEXIST') throw error;
+    }
     await fsyncDir(path.dirname(dir));
   }
 }
