@@ -239,33 +239,40 @@ async function commitsFor(app: App, ms: number): Promise<number> {
 }
 
 /**
- * The app's commits/s alone and with a walsync process beside it, best of 3
- * trials each; `startWalsync` resolves once that process is ready.
+ * The app's commits/s alone and with a walsync process beside it, in pairs of
+ * trials (alone, then with walsync) so the machine's drift hits both sides of
+ * a pair alike; the figure is the median of the pairs' ratios, and the spread
+ * of those ratios says how far to trust it. `startWalsync` resolves once that
+ * process is ready.
  */
 async function commitRates(
   dbPath: string,
   autocheckpoint: number | undefined,
   startWalsync: () => Promise<ChildProcess>,
-): Promise<{ bare: number; withWalsync: number }> {
+): Promise<{ ratio: number; lowest: number; highest: number; bare: number; withWalsync: number }> {
   const app = await startApp({ dbPath, autocheckpoint });
-  const runMs = 5000;
+  const pairCount = 5;
+  const runMs = 4000;
   try {
     await commitsFor(app, 1000);
-    const without: number[] = [];
-    const withWalsync: number[] = [];
-    for (let trial = 0; trial < 3; trial++) {
+    const pairs: { bare: number; withWalsync: number; ratio: number }[] = [];
+    for (let pair = 0; pair < pairCount; pair++) {
       // Both sides start from an empty WAL, whatever the previous side left.
       await app.checkpoint('TRUNCATE');
-      without.push(await commitsFor(app, runMs));
+      const bare = (await commitsFor(app, runMs)) / (runMs / 1000);
       await app.checkpoint('TRUNCATE');
       const walsync = await startWalsync();
+      let withWalsync: number;
       try {
-        withWalsync.push(await commitsFor(app, runMs));
+        withWalsync = (await commitsFor(app, runMs)) / (runMs / 1000);
       } finally {
         await stopWalsync(walsync);
       }
+      pairs.push({ bare, withWalsync, ratio: withWalsync / bare });
     }
-    return { bare: Math.max(...without) / (runMs / 1000), withWalsync: Math.max(...withWalsync) / (runMs / 1000) };
+    pairs.sort((a, b) => a.ratio - b.ratio);
+    const median = pairs[Math.floor(pairCount / 2)]!;
+    return { ...median, lowest: pairs[0]!.ratio, highest: pairs[pairCount - 1]!.ratio };
   } finally {
     await app.close();
   }
@@ -273,19 +280,22 @@ async function commitRates(
 
 async function commitThroughput(dir: string, autocheckpoint?: number): Promise<Figure> {
   const dbPath = path.join(dir, `busy-${autocheckpoint ?? 'default'}.db`);
-  const { bare, withWalsync } = await commitRates(dbPath, autocheckpoint, async () => {
+  const rates = await commitRates(dbPath, autocheckpoint, async () => {
     const walsync = spawn(process.execPath, [cliPath, 'sync', '--interval', '1s', dbPath], { stdio: 'ignore' });
     await sleep(500);
     return walsync;
   });
-  const ratio = withWalsync / bare;
+  return commitFigure(`app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`, 'walsync sync --interval 1s', rates);
+}
+
+function commitFigure(name: string, walsyncSide: string, rates: Awaited<ReturnType<typeof commitRates>>): Figure {
   return {
-    name: `app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
-    value: ratio,
+    name,
+    value: rates.ratio,
     unit: 'x without',
     goal: '>= 0.95',
-    pass: ratio >= 0.95,
-    raw: `${withWalsync.toFixed(0)} commits/s with walsync sync --interval 1s, ${bare.toFixed(0)} commits/s without`,
+    pass: rates.ratio >= 0.95,
+    raw: `median of 5 pairs ${rates.withWalsync.toFixed(0)} commits/s with ${walsyncSide}, ${rates.bare.toFixed(0)} without; pairs ranged ${rates.lowest.toFixed(2)}-${rates.highest.toFixed(2)}x`,
   };
 }
 
@@ -380,38 +390,44 @@ async function idleRunCpu(dir: string): Promise<Figure> {
 async function commitThroughputUnderRun(dir: string, autocheckpoint?: number): Promise<Figure> {
   const target = { dbPath: path.join(dir, `run-busy-${autocheckpoint ?? 'default'}.db`), replicaDir: path.join(dir, `run-replica-${autocheckpoint ?? 'default'}`) };
   const configPath = path.join(dir, `run-busy-${autocheckpoint ?? 'default'}.yml`);
-  const { bare, withWalsync } = await commitRates(target.dbPath, autocheckpoint, () => startWalsyncRun(configPath, [target]));
-  const ratio = withWalsync / bare;
-  return {
-    name: `app commit throughput with walsync run active (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
-    value: ratio,
-    unit: 'x without',
-    goal: '>= 0.95',
-    pass: ratio >= 0.95,
-    raw: `${withWalsync.toFixed(0)} commits/s with walsync run (sync-interval 1s, a file replica), ${bare.toFixed(0)} commits/s without`,
-  };
+  const rates = await commitRates(target.dbPath, autocheckpoint, () => startWalsyncRun(configPath, [target]));
+  return commitFigure(
+    `app commit throughput with walsync run active (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`,
+    'walsync run (sync-interval 1s, a file replica)',
+    rates,
+  );
 }
 
-async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walsync-bench-'));
-  try {
+/** Figures by their letter above ((d) comes with (a); s3 is bench/s3.ts); `npm run bench -- c g` runs only those. */
+const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
+  a: async (dir) => {
     const dbPath = path.join(dir, 'app.db');
     const app = await startApp({ dbPath, autocheckpoint: 0 });
-    const figures: Figure[] = [];
     try {
       const walSize = await buildBigWal(app, `${dbPath}-wal`);
-      figures.push(...(await copyThroughput(dir, dbPath, walSize)));
+      return await copyThroughput(dir, dbPath, walSize);
     } finally {
       await app.close();
     }
-    figures.push(...(await replicaFigures(dir)));
-    figures.push(await noopSync(dir));
-    figures.push(await commitThroughput(dir));
-    figures.push(await commitThroughput(dir, 0));
-    figures.push(...(await s3Figures(dir)));
-    figures.push(await idleRunCpu(dir));
-    figures.push(await commitThroughputUnderRun(dir));
-    figures.push(await commitThroughputUnderRun(dir, 0));
+  },
+  b: async (dir) => [await noopSync(dir)],
+  c: async (dir) => [await commitThroughput(dir), await commitThroughput(dir, 0)],
+  e: replicaFigures,
+  s3: s3Figures,
+  f: async (dir) => [await idleRunCpu(dir)],
+  g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0)],
+};
+
+async function main(): Promise<void> {
+  const chosen = process.argv.slice(2);
+  const unknown = chosen.filter((name) => !(name in FIGURES));
+  if (unknown.length > 0) throw new Error(`bench: unknown figure ${unknown.join(', ')} (have ${Object.keys(FIGURES).join(', ')})`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walsync-bench-'));
+  try {
+    const figures: Figure[] = [];
+    for (const [name, measure] of Object.entries(FIGURES)) {
+      if (chosen.length === 0 || chosen.includes(name)) figures.push(...(await measure(dir)));
+    }
     for (const figure of figures) {
       process.stdout.write(
         `bench: ${figure.name} ${figure.value.toFixed(2)} ${figure.unit} (goal ${figure.goal}) ${figure.pass ? 'PASS' : 'MISS'}\n       ${figure.raw}\n`,
