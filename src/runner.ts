@@ -75,7 +75,7 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
     ctx.db.close();
     throw error;
   }
-  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath), crons: [], queue: Promise.resolve(), metrics };
+  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;

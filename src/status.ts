@@ -5,7 +5,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { messageOf } from './errors.js';
 import { TMP_SUFFIX } from './layout.js';
+import type { Logger } from './log.js';
 import type { RequestCounts } from './replica/request-counter.js';
 
 export const STATUS_FILE_NAME = 'status.json';
@@ -33,10 +35,13 @@ export class JobStatusBook {
   private readonly requests: Record<string, RequestCounts> = {};
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Set while writes fail, so a lasting problem is one warning, not one a second. */
+  private failing = false;
 
   constructor(
     private readonly metaDir: string,
     private readonly dbPath: string,
+    private readonly log: Logger,
   ) {}
 
   record(job: string, outcome: { ok: boolean; at: Date; durationMs: number; error?: string; nextRun?: Date }): void {
@@ -56,11 +61,21 @@ export class JobStatusBook {
     this.requests[replica] = counts;
   }
 
+  /** Never rejects: the status file is a report, and failing to write it must not stop the jobs it reports on. */
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const file: StatusFile = { pid: process.pid, db: this.dbPath, updatedAt: new Date().toISOString(), jobs: this.jobs, requests: this.requests };
-    this.writing = this.writing.then(() => replaceStatusFile(path.join(this.metaDir, STATUS_FILE_NAME), JSON.stringify(file, null, 2)));
+    const statusPath = path.join(this.metaDir, STATUS_FILE_NAME);
+    this.writing = this.writing.then(async () => {
+      try {
+        await replaceStatusFile(statusPath, JSON.stringify(file, null, 2));
+        this.failing = false;
+      } catch (error) {
+        if (!this.failing) this.log.warn('status file not written', { db: this.dbPath, file: statusPath, error: messageOf(error) });
+        this.failing = true;
+      }
+    });
     await this.writing;
   }
 }

@@ -14,6 +14,7 @@ import { startAppInTempDir } from '../helpers/app.js';
 import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { dumpTables } from '../helpers/shadow.js';
+import { defaultMetaDir } from '../../src/layout.js';
 
 function configFor(dbPath: string, replica: string, extra = ''): string {
   return [
@@ -113,6 +114,21 @@ describe('walsync run', () => {
     await fs.rename(`${replica}.away`, replica);
     await writeFor(app, 3000);
     await sleep(2500);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    await restoreEquals(dir, replica, dbPath);
+  });
+
+  it('a status file it cannot write is one warning line; the daemon keeps syncing and exits 0', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    // A directory where the status file's temp copy goes: every write of the status file fails.
+    await fs.mkdir(path.join(defaultMetaDir(dbPath), 'status.json.tmp'), { recursive: true });
+    const run = await startRun(dir, configFor(dbPath, replica));
+    await writeFor(app, 3500);
+    assert.equal(run.child.exitCode, null, `the daemon stopped: ${run.stderr()}`);
+    assert.match(run.stderr(), /WARN status file not written db=\S+ file=\S+status\.json error=.*EISDIR/);
+    assert.equal(run.stderr().match(/status file not written/g)!.length, 1, 'a lasting failure is said once');
     const { result } = await stopAndTime(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
     await restoreEquals(dir, replica, dbPath);
