@@ -30,20 +30,13 @@ export interface Xxh32 {
   digest(): number;
 }
 
-/**
- * Compresses one independent block; returns the compressed bytes (valid
- * until this compressor's next call), or undefined when they would not be
- * smaller.
- */
-export type BlockCompressor = (block: Uint8Array) => Uint8Array | undefined;
-
 export interface Lz4Codec {
   /**
-   * One per frame being encoded: frames of different databases are encoded
-   * concurrently in one process, and a compressed block is still being written
-   * out while another frame compresses its next one.
+   * Compresses one independent block into a fresh array (frames of different
+   * databases are encoded at once, and a block is still being written out
+   * while the next is compressed); undefined when it would not be smaller.
    */
-  createBlockCompressor(): BlockCompressor;
+  compressBlock(block: Uint8Array): Uint8Array | undefined;
   /** Decompresses one block into `into`; returns the decompressed length. */
   decompressBlock(compressed: Uint8Array, into: Uint8Array): number;
   xxh32(bytes: Uint8Array): number;
@@ -59,15 +52,12 @@ export function loadLz4Codec(): Promise<Lz4Codec> {
     const lz4wasm = require('lz4-wasm-nodejs') as Lz4Wasm;
     const compressedSize = (data: Uint8Array): number => lz4wasm.compress(data).byteLength - SIZE_PREFIX;
     return {
-      createBlockCompressor() {
-        return (block) => {
-          // A sample that does not shrink says the block is random (encrypted, already
-          // compressed): store it as is rather than spend the whole block's time on it.
-          if (block.byteLength > 2 * SAMPLE_SIZE && compressedSize(block.subarray(0, SAMPLE_SIZE)) > SAMPLE_SIZE * 0.97) return undefined;
-          // A fresh array each call, so no two frames being encoded at once share an output buffer.
-          const compressed = lz4wasm.compress(block).subarray(SIZE_PREFIX);
-          return compressed.byteLength < block.byteLength ? compressed : undefined;
-        };
+      compressBlock(block) {
+        // A sample that does not shrink says the block is random (encrypted, already
+        // compressed): store it as is rather than spend the whole block's time on it.
+        if (block.byteLength > 2 * SAMPLE_SIZE && compressedSize(block.subarray(0, SAMPLE_SIZE)) > SAMPLE_SIZE * 0.97) return undefined;
+        const compressed = lz4wasm.compress(block).subarray(SIZE_PREFIX);
+        return compressed.byteLength < block.byteLength ? compressed : undefined;
       },
       decompressBlock(compressed, into) {
         return lz4js.decompressBlock(compressed, into, 0, compressed.byteLength, 0);

@@ -86,14 +86,13 @@ function u32le(value: number): Uint8Array {
 export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, contentSize?: number): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
-  const compressBlock = codec.createBlockCompressor();
   const block = new Uint8Array(LZ4_BLOCK_SIZE);
   let filled = 0;
   let total = 0;
   yield formatLz4FrameHeader(codec, contentSize);
   const flush = function* (data: Uint8Array): Generator<Uint8Array> {
     content.update(data);
-    const compressed = compressBlock(data);
+    const compressed = codec.compressBlock(data);
     if (compressed) {
       yield u32le(compressed.byteLength);
       yield compressed;
