@@ -238,6 +238,11 @@ async function commitsFor(app: App, ms: number): Promise<number> {
   return commits;
 }
 
+async function settle(app: App): Promise<void> {
+  await app.checkpoint('TRUNCATE');
+  spawnSync('sync');
+}
+
 /**
  * The app's commits/s alone and with a walsync process beside it, in pairs of
  * trials (alone, then with walsync) so the machine's drift hits both sides of
@@ -257,10 +262,11 @@ async function commitRates(
     await commitsFor(app, 1000);
     const pairs: { bare: number; withWalsync: number; ratio: number }[] = [];
     for (let pair = 0; pair < pairCount; pair++) {
-      // Both sides start from an empty WAL, whatever the previous side left.
-      await app.checkpoint('TRUNCATE');
+      // Both sides start from an empty WAL and a disk with nothing left to write back, whatever
+      // the previous side (or the previous figure's gigabyte files) left behind.
+      await settle(app);
       const bare = (await commitsFor(app, runMs)) / (runMs / 1000);
-      await app.checkpoint('TRUNCATE');
+      await settle(app);
       const walsync = await startWalsync();
       let withWalsync: number;
       try {
