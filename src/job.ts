@@ -13,6 +13,7 @@ import type { ReplicaClient } from './replica/client.js';
 import type { ReplicaMemory } from './replica/replicate.js';
 import type { ReplicaLocation } from './replica/url.js';
 import { openReplica } from './replica/url.js';
+import { refuseBesideRun } from './run-lock.js';
 import { readShadowModes } from './shadow/permissions.js';
 
 export interface DbJobState {
@@ -57,9 +58,14 @@ export interface OpenJobContextOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Opens the live database and everything a job needs; close the db when done. */
+/**
+ * Opens the live database and everything a job needs; close the db when done.
+ * Refused while a `walsync run` in another process serves the database.
+ */
 export async function openJobContext(dbPath: string, options: OpenJobContextOptions): Promise<JobContext> {
   const absolutePath = path.resolve(dbPath);
+  const metaDir = options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath);
+  await refuseBesideRun(metaDir, absolutePath);
   const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
   const db = await LiveDb.open(absolutePath, {
     busyTimeoutMs: options.busyTimeoutMs,
@@ -69,7 +75,7 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
   const replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
   return {
     db,
-    metaDir: options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath),
+    metaDir,
     policy: options.policy,
     log: options.log,
     state: {},

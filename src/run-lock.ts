@@ -1,7 +1,9 @@
 /**
  * One `walsync run` per database: a second one would fight the first over
- * one shadow. The lock is a pid file in the shadow directory; a file whose
- * process is gone (a crash) is taken over.
+ * one shadow, and a one-shot beside it would race its writes to the shadow
+ * and the replicas (two processes shipping the same segment write through
+ * the same temp name). The lock is a pid file in the shadow directory; a file
+ * whose process is gone (a crash) is taken over.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -29,14 +31,23 @@ export async function acquireRunLock(metaDir: string, dbPath: string): Promise<R
       };
     } catch (error) {
       if (systemErrorCode(error) !== 'EEXIST') throw error;
-      const holder = await readPid(lockPath);
-      if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-        throw new WalsyncError('LOCKED', `${dbPath}: another walsync run (pid ${holder}) already syncs this database (${lockPath}); not starting a second one`);
-      }
+      await refuseBesideRun(metaDir, dbPath);
       await fs.rm(lockPath, { force: true });
     }
   }
   throw new WalsyncError('LOCKED', `${dbPath}: could not take ${lockPath}`);
+}
+
+/** Fails when another live process holds the database's run lock. */
+export async function refuseBesideRun(metaDir: string, dbPath: string): Promise<void> {
+  const lockPath = path.join(metaDir, RUN_LOCK_NAME);
+  const holder = await readPid(lockPath);
+  if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
+    throw new WalsyncError(
+      'LOCKED',
+      `${dbPath}: another walsync run (pid ${holder}) already syncs this database (${lockPath}); stop it first, or let its jobs do this (verify-interval for scheduled verifies)`,
+    );
+  }
 }
 
 async function readPid(lockPath: string): Promise<number | undefined> {

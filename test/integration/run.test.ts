@@ -97,6 +97,30 @@ describe('walsync run', () => {
     assert.equal(result.code, 0);
   });
 
+  it('refuses one-shot sync, snapshot and verify beside a running run (one line each, exit 1), and they work again once it stops', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica));
+    await writeFor(app, 1500);
+    for (const args of [
+      ['sync', '--once', dbPath, replica],
+      ['snapshot', dbPath, replica],
+      ['verify', dbPath, '--replica', replica],
+    ]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 1, `${args[0]}: ${result.stderr}`);
+      assert.deepEqual(errorLines(result.stderr).length, 1, result.stderr);
+      assert.match(errorLines(result.stderr)[0]!, /^walsync: LOCKED: .*app\.db: another walsync run \(pid \d+\) already syncs this database .*stop it first/);
+    }
+    await writeFor(app, 1000);
+    await sleep(1500);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    const after = await runCli(['sync', '--once', dbPath, replica]);
+    assert.equal(after.code, 0, after.stderr);
+    await restoreEquals(dir, replica, dbPath);
+  });
+
   it('a failing job is logged, counted and retried; the daemon keeps running and catches up when the replica returns', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');
