@@ -238,6 +238,8 @@ async function commitsFor(app: App, ms: number): Promise<number> {
   return commits;
 }
 
+const COMMIT_PAIRS = 5;
+
 async function settle(app: App): Promise<void> {
   await app.checkpoint('TRUNCATE');
   spawnSync('sync');
@@ -256,12 +258,11 @@ async function commitRates(
   startWalsync: () => Promise<ChildProcess>,
 ): Promise<{ ratio: number; lowest: number; highest: number; bare: number; withWalsync: number }> {
   const app = await startApp({ dbPath, autocheckpoint });
-  const pairCount = 5;
   const runMs = 4000;
   try {
     await commitsFor(app, 1000);
     const pairs: { bare: number; withWalsync: number; ratio: number }[] = [];
-    for (let pair = 0; pair < pairCount; pair++) {
+    for (let pair = 0; pair < COMMIT_PAIRS; pair++) {
       // Both sides start from an empty WAL and a disk with nothing left to write back, whatever
       // the previous side (or the previous figure's gigabyte files) left behind.
       await settle(app);
@@ -277,8 +278,8 @@ async function commitRates(
       pairs.push({ bare, withWalsync, ratio: withWalsync / bare });
     }
     pairs.sort((a, b) => a.ratio - b.ratio);
-    const median = pairs[Math.floor(pairCount / 2)]!;
-    return { ...median, lowest: pairs[0]!.ratio, highest: pairs[pairCount - 1]!.ratio };
+    const median = pairs[Math.floor(COMMIT_PAIRS / 2)]!;
+    return { ...median, lowest: pairs[0]!.ratio, highest: pairs[COMMIT_PAIRS - 1]!.ratio };
   } finally {
     await app.close();
   }
@@ -301,7 +302,7 @@ function commitFigure(name: string, walsyncSide: string, rates: Awaited<ReturnTy
     unit: 'x without',
     goal: '>= 0.95',
     pass: rates.ratio >= 0.95,
-    raw: `median of 5 pairs ${rates.withWalsync.toFixed(0)} commits/s with ${walsyncSide}, ${rates.bare.toFixed(0)} without; pairs ranged ${rates.lowest.toFixed(2)}-${rates.highest.toFixed(2)}x`,
+    raw: `median of ${COMMIT_PAIRS} pairs ${rates.withWalsync.toFixed(0)} commits/s with ${walsyncSide}, ${rates.bare.toFixed(0)} without; pairs ranged ${rates.lowest.toFixed(2)}-${rates.highest.toFixed(2)}x`,
   };
 }
 
