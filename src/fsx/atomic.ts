@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isNotFound, systemErrorCode } from '../errors.js';
 import { TMP_SUFFIX } from '../layout.js';
+import { borrowBuffer, returnBuffer, withBuffers } from './buffer-pool.js';
 
 const TMP_NAME = /\.tmp(-wal|-shm)?$/;
 
@@ -94,38 +95,43 @@ const WRITE_BEHIND_SIZE = 4 * 1024 * 1024 + 64 * 1024;
  * instead of costing a write each. Returns the bytes written.
  */
 export async function writeChunksBehind(handle: fs.FileHandle, chunks: AsyncIterable<Uint8Array>, position = 0): Promise<number> {
-  const buffers = [new Uint8Array(WRITE_BEHIND_SIZE), new Uint8Array(WRITE_BEHIND_SIZE)];
-  let turn = 0;
-  let filled = 0;
-  let at = position;
-  let inFlight: Promise<void> = Promise.resolve();
-  let failure: { error: unknown } | undefined;
-  const flush = async () => {
-    await inFlight;
-    if (failure) throw failure.error;
-    // Caught here, so a write that fails while the next chunk is being made is not an unhandled rejection.
-    inFlight = writeAll(handle, buffers[turn]!.subarray(0, filled), at).catch((error: unknown) => {
-      failure = { error };
-    });
-    at += filled;
-    turn ^= 1;
-    filled = 0;
-  };
-  for await (const chunk of chunks) {
-    for (let taken = 0; taken < chunk.byteLength; ) {
-      if (filled === WRITE_BEHIND_SIZE) await flush();
-      const take = Math.min(chunk.byteLength - taken, WRITE_BEHIND_SIZE - filled);
-      buffers[turn]!.set(chunk.subarray(taken, taken + take), filled);
-      filled += take;
-      taken += take;
+  return withBuffers([WRITE_BEHIND_SIZE, WRITE_BEHIND_SIZE], async (buffers) => {
+    let turn = 0;
+    let filled = 0;
+    let at = position;
+    let inFlight: Promise<void> = Promise.resolve();
+    let failure: { error: unknown } | undefined;
+    const flush = async () => {
+      await inFlight;
+      if (failure) throw failure.error;
+      // Caught here, so a write that fails while the next chunk is being made is not an unhandled rejection.
+      inFlight = writeAll(handle, buffers[turn]!.subarray(0, filled), at).catch((error: unknown) => {
+        failure = { error };
+      });
+      at += filled;
+      turn ^= 1;
+      filled = 0;
+    };
+    try {
+      for await (const chunk of chunks) {
+        for (let taken = 0; taken < chunk.byteLength; ) {
+          if (filled === WRITE_BEHIND_SIZE) await flush();
+          const take = Math.min(chunk.byteLength - taken, WRITE_BEHIND_SIZE - filled);
+          buffers[turn]!.set(chunk.subarray(taken, taken + take), filled);
+          filled += take;
+          taken += take;
+        }
+        // A whole block is in: write it while the next is made (a small chunk waits for more).
+        if (filled >= WRITE_BEHIND_SIZE / 2) await flush();
+      }
+      if (filled > 0) await flush();
+    } finally {
+      // A source that fails mid-stream must not hand back a buffer a write still drains.
+      await inFlight;
     }
-    // A whole block is in: write it while the next is made (a small chunk waits for more).
-    if (filled >= WRITE_BEHIND_SIZE / 2) await flush();
-  }
-  if (filled > 0) await flush();
-  await inFlight;
-  if (failure) throw failure.error;
-  return at - position;
+    if (failure) throw failure.error;
+    return at - position;
+  });
 }
 
 /** Reads exactly `length` bytes at `position`, or fewer only at end of file. */
@@ -170,8 +176,8 @@ export async function removeTmpFiles(dirPath: string): Promise<number> {
  */
 export async function* readFileChunks(filePath: string, start = 0, end = Infinity, chunkSize = 1024 * 1024): AsyncGenerator<Uint8Array> {
   const handle = await fs.open(filePath, 'r');
+  const buffer = borrowBuffer(chunkSize);
   try {
-    const buffer = new Uint8Array(chunkSize);
     for (let position = start; position < end; ) {
       const chunk = await readRange(handle, position, Math.min(chunkSize, end - position), buffer);
       if (chunk.byteLength === 0) return;
@@ -180,6 +186,7 @@ export async function* readFileChunks(filePath: string, start = 0, end = Infinit
     }
   } finally {
     await handle.close();
+    returnBuffer(buffer);
   }
 }
 

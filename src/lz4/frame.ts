@@ -7,6 +7,7 @@
 import { WalsyncError } from '../errors.js';
 import type { Lz4Codec } from './codec.js';
 import { loadLz4Codec } from './codec.js';
+import { borrowBuffer, returnBuffer } from '../fsx/buffer-pool.js';
 
 export const LZ4_FRAME_MAGIC = 0x184d2204;
 const FLG_VERSION = 0x40;
@@ -86,43 +87,47 @@ function u32le(value: number): Uint8Array {
 export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, contentSize?: number): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
-  const block = new Uint8Array(LZ4_BLOCK_SIZE);
-  let filled = 0;
-  let total = 0;
-  yield formatLz4FrameHeader(codec, contentSize);
-  const flush = function* (data: Uint8Array): Generator<Uint8Array> {
-    content.update(data);
-    const compressed = codec.compressBlock(data);
-    if (compressed) {
-      yield u32le(compressed.byteLength);
-      yield compressed;
-    } else {
-      yield u32le(UNCOMPRESSED_BIT | data.byteLength);
-      yield data;
-    }
-  };
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    for (let at = 0; at < chunk.byteLength; ) {
-      if (filled === 0 && chunk.byteLength - at >= LZ4_BLOCK_SIZE) {
-        // A whole block in the source: no copy (the source's chunk stays valid while it is yielded).
-        yield* flush(chunk.subarray(at, at + LZ4_BLOCK_SIZE));
-        at += LZ4_BLOCK_SIZE;
-        continue;
+  const block = borrowBuffer(LZ4_BLOCK_SIZE);
+  try {
+    let filled = 0;
+    let total = 0;
+    yield formatLz4FrameHeader(codec, contentSize);
+    const flush = function* (data: Uint8Array): Generator<Uint8Array> {
+      content.update(data);
+      const compressed = codec.compressBlock(data);
+      if (compressed) {
+        yield u32le(compressed.byteLength);
+        yield compressed;
+      } else {
+        yield u32le(UNCOMPRESSED_BIT | data.byteLength);
+        yield data;
       }
-      const take = Math.min(chunk.byteLength - at, LZ4_BLOCK_SIZE - filled);
-      block.set(chunk.subarray(at, at + take), filled);
-      filled += take;
-      at += take;
-      if (filled === LZ4_BLOCK_SIZE) {
-        yield* flush(block);
-        filled = 0;
+    };
+    for await (const chunk of source) {
+      total += chunk.byteLength;
+      for (let at = 0; at < chunk.byteLength; ) {
+        if (filled === 0 && chunk.byteLength - at >= LZ4_BLOCK_SIZE) {
+          // A whole block in the source: no copy (the source's chunk stays valid while it is yielded).
+          yield* flush(chunk.subarray(at, at + LZ4_BLOCK_SIZE));
+          at += LZ4_BLOCK_SIZE;
+          continue;
+        }
+        const take = Math.min(chunk.byteLength - at, LZ4_BLOCK_SIZE - filled);
+        block.set(chunk.subarray(at, at + take), filled);
+        filled += take;
+        at += take;
+        if (filled === LZ4_BLOCK_SIZE) {
+          yield* flush(block);
+          filled = 0;
+        }
       }
     }
-  }
-  if (filled > 0) yield* flush(block.subarray(0, filled));
-  if (contentSize !== undefined && total !== contentSize) {
-    throw new WalsyncError('IO', `LZ4 frame content is ${total} bytes, not the ${contentSize} its header announces`);
+    if (filled > 0) yield* flush(block.subarray(0, filled));
+    if (contentSize !== undefined && total !== contentSize) {
+      throw new WalsyncError('IO', `LZ4 frame content is ${total} bytes, not the ${contentSize} its header announces`);
+    }
+  } finally {
+    returnBuffer(block);
   }
   yield u32le(0);
   yield u32le(content.digest());
@@ -175,36 +180,40 @@ async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uin
   const descriptor = await readFrameHeader(reader, codec, name);
   let total = 0;
   const content = codec.createXxh32();
-  const output = new Uint8Array(descriptor.blockMaxSize);
-  for (;;) {
-    const sizeBytes = await reader.read(4);
-    if (sizeBytes.byteLength < 4) throw fail('truncated LZ4 frame (no end mark)');
-    const word = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true);
-    if (word === 0) break;
-    const size = word & ~UNCOMPRESSED_BIT;
-    if (size > descriptor.blockMaxSize) throw fail(`LZ4 block of ${size} bytes exceeds the frame's ${descriptor.blockMaxSize}`);
-    // One read for the block and its checksum: a view is only valid until the next read.
-    const checksumSize = descriptor.blockChecksum ? 4 : 0;
-    const framed = await reader.read(size + checksumSize);
-    if (framed.byteLength < size + checksumSize) throw fail('truncated LZ4 block');
-    const data = framed.subarray(0, size);
-    if (descriptor.blockChecksum && new DataView(framed.buffer, framed.byteOffset + size, 4).getUint32(0, true) !== codec.xxh32(data)) {
-      throw fail('LZ4 block checksum mismatch');
+  const output = borrowBuffer(descriptor.blockMaxSize);
+  try {
+    for (;;) {
+      const sizeBytes = await reader.read(4);
+      if (sizeBytes.byteLength < 4) throw fail('truncated LZ4 frame (no end mark)');
+      const word = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true);
+      if (word === 0) break;
+      const size = word & ~UNCOMPRESSED_BIT;
+      if (size > descriptor.blockMaxSize) throw fail(`LZ4 block of ${size} bytes exceeds the frame's ${descriptor.blockMaxSize}`);
+      // One read for the block and its checksum: a view is only valid until the next read.
+      const checksumSize = descriptor.blockChecksum ? 4 : 0;
+      const framed = await reader.read(size + checksumSize);
+      if (framed.byteLength < size + checksumSize) throw fail('truncated LZ4 block');
+      const data = framed.subarray(0, size);
+      if (descriptor.blockChecksum && new DataView(framed.buffer, framed.byteOffset + size, 4).getUint32(0, true) !== codec.xxh32(data)) {
+        throw fail('LZ4 block checksum mismatch');
+      }
+      const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
+      content.update(block);
+      total += block.byteLength;
+      yield block;
     }
-    const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
-    content.update(block);
-    total += block.byteLength;
-    yield block;
-  }
-  if (descriptor.contentSize !== undefined && total !== descriptor.contentSize) {
-    throw fail(`LZ4 frame holds ${total} bytes, not the ${descriptor.contentSize} its header announces`);
-  }
-  if (descriptor.contentChecksum) {
-    const stored = await reader.read(4);
-    if (stored.byteLength < 4) throw fail('truncated LZ4 frame (no content checksum)');
-    if (new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) !== content.digest() >>> 0) {
-      throw fail('LZ4 content checksum mismatch');
+    if (descriptor.contentSize !== undefined && total !== descriptor.contentSize) {
+      throw fail(`LZ4 frame holds ${total} bytes, not the ${descriptor.contentSize} its header announces`);
     }
+    if (descriptor.contentChecksum) {
+      const stored = await reader.read(4);
+      if (stored.byteLength < 4) throw fail('truncated LZ4 frame (no content checksum)');
+      if (new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) !== content.digest() >>> 0) {
+        throw fail('LZ4 content checksum mismatch');
+      }
+    }
+  } finally {
+    returnBuffer(output);
   }
   if (!(await reader.atEnd())) throw fail('unexpected bytes after the LZ4 frame');
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isNotFound } from '../errors.js';
 import { readRange, writeAll } from '../fsx/atomic.js';
+import { withBuffers } from '../fsx/buffer-pool.js';
 import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
 import type { ChainPoint, WalkState } from '../wal/frames.js';
@@ -53,19 +54,16 @@ export async function readWalHeaderAt(walPath: string): Promise<WalFileHeader> {
  * Walks the frames of `handle` from `from` to the end of the file or the
  * first frame that breaks the chain, reading one chunk at a time.
  */
-export async function walkWalFile(
-  handle: FileHandle,
-  header: WalHeader,
-  from: ChainPoint,
-  buffer: Uint8Array = new Uint8Array(chunkSizeFor(header.pageSize)),
-): Promise<WalkState> {
-  let state = startWalk(from);
-  for (;;) {
-    const chunk = await readRange(handle, state.validEnd.offset, buffer.byteLength, buffer);
-    if (chunk.byteLength === 0) return state;
-    state = walkFrames(chunk, header, state);
-    if (state.stop !== 'end' || chunk.byteLength < buffer.byteLength) return state;
-  }
+export async function walkWalFile(handle: FileHandle, header: WalHeader, from: ChainPoint): Promise<WalkState> {
+  return withBuffers([chunkSizeFor(header.pageSize)], async ([buffer]) => {
+    let state = startWalk(from);
+    for (;;) {
+      const chunk = await readRange(handle, state.validEnd.offset, buffer!.byteLength, buffer);
+      if (chunk.byteLength === 0) return state;
+      state = walkFrames(chunk, header, state);
+      if (state.stop !== 'end' || chunk.byteLength < buffer!.byteLength) return state;
+    }
+  });
 }
 
 /**
@@ -79,9 +77,8 @@ export async function hasFrameAfter(handle: FileHandle, header: WalHeader, from:
   return walkFrames(frame, header, startWalk(from)).frameCount > 0;
 }
 
-/** Copies bytes [from, to) of `source` to the same offsets of `target`. */
-async function copyWalRange(source: FileHandle, target: FileHandle, from: number, to: number): Promise<void> {
-  const buffer = new Uint8Array(Math.min(CHUNK_TARGET_SIZE, to - from));
+/** Copies bytes [from, to) of `source` to the same offsets of `target`, through `buffer`. */
+async function copyWalRange(source: FileHandle, target: FileHandle, from: number, to: number, buffer: Uint8Array): Promise<void> {
   for (let offset = from; offset < to; ) {
     const length = Math.min(buffer.byteLength, to - offset);
     const chunk = await readRange(source, offset, length, buffer);
@@ -108,40 +105,42 @@ export async function copyCommitted(
 ): Promise<WalkState> {
   const chunkSize = chunkSizeFor(header.pageSize);
   // One buffer being walked, one being read ahead, one being written.
-  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-  let state = startWalk(from);
-  let written = from.offset;
-  let writing: Promise<void> = Promise.resolve();
-  let writingBuffer: Uint8Array | undefined;
-  let readStart = from.offset;
-  let reading = readRange(source, readStart, chunkSize, buffers[0]);
-  try {
-    for (let round = 0; ; round++) {
-      const chunk = await reading;
-      const chunkStart = readStart;
-      if (chunk.byteLength === 0) break;
-      const buffer = buffers[round % buffers.length]!;
-      const nextBuffer = buffers[(round + 1) % buffers.length]!;
-      if (writingBuffer === nextBuffer) await writing;
-      readStart = chunkStart + chunk.byteLength;
-      reading = chunk.byteLength === chunkSize ? readRange(source, readStart, chunkSize, nextBuffer) : Promise.resolve(new Uint8Array(0));
-      state = walkFrames(chunk, header, state);
-      const commitEnd = state.commitEnd.offset;
-      if (commitEnd > written) {
-        await writing;
-        if (written < chunkStart) await copyWalRange(source, target, written, chunkStart);
-        const start = Math.max(written, chunkStart);
-        writing = writeAll(target, chunk.subarray(start - chunkStart, commitEnd - chunkStart), start);
-        writingBuffer = buffer;
-        written = commitEnd;
+  return withBuffers([chunkSize, chunkSize, chunkSize], async (buffers) => {
+    let state = startWalk(from);
+    let written = from.offset;
+    let writing: Promise<void> = Promise.resolve();
+    let writingBuffer: Uint8Array | undefined;
+    let readStart = from.offset;
+    let reading = readRange(source, readStart, chunkSize, buffers[0]);
+    try {
+      for (let round = 0; ; round++) {
+        const chunk = await reading;
+        const chunkStart = readStart;
+        if (chunk.byteLength === 0) break;
+        const buffer = buffers[round % buffers.length]!;
+        const nextBuffer = buffers[(round + 1) % buffers.length]!;
+        if (writingBuffer === nextBuffer) await writing;
+        readStart = chunkStart + chunk.byteLength;
+        reading = chunk.byteLength === chunkSize ? readRange(source, readStart, chunkSize, nextBuffer) : Promise.resolve(new Uint8Array(0));
+        state = walkFrames(chunk, header, state);
+        const commitEnd = state.commitEnd.offset;
+        if (commitEnd > written) {
+          await writing;
+          // A transaction that began in an earlier chunk: its start is read again through the
+          // previous round's buffer, free now that no write uses it.
+          if (written < chunkStart) await copyWalRange(source, target, written, chunkStart, buffers[(round + 2) % buffers.length]!);
+          const start = Math.max(written, chunkStart);
+          writing = writeAll(target, chunk.subarray(start - chunkStart, commitEnd - chunkStart), start);
+          writingBuffer = buffer;
+          written = commitEnd;
+        }
+        if (state.stop !== 'end' || chunk.byteLength < chunkSize) break;
       }
-      if (state.stop !== 'end' || chunk.byteLength < chunkSize) break;
+    } finally {
+      // The buffers go back to the pool: no read or write may still be filling or draining one.
+      await Promise.allSettled([reading, writing]);
     }
-  } catch (error) {
-    await Promise.allSettled([reading, writing]);
-    throw error;
-  }
-  await Promise.allSettled([reading]);
-  await writing;
-  return state;
+    await writing;
+    return state;
+  });
 }
