@@ -18,10 +18,13 @@ export interface CliOptions {
   timeoutMs?: number;
   uid?: number;
   gid?: number;
+  /** Start walsync under `nice -n` this much. */
+  nice?: number;
 }
 
 export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [cliPath, ...args], {
+  const command = options.nice === undefined ? [process.execPath, cliPath, ...args] : ['nice', '-n', String(options.nice), process.execPath, cliPath, ...args];
+  return spawn(command[0]!, command.slice(1), {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,10 +31,14 @@ function configFor(dbPath: string, replica: string, extra = ''): string {
   ].join('\n');
 }
 
-async function startRun(dir: string, config: string): Promise<{ child: ChildProcess; done: Promise<CliResult>; stderr: () => string }> {
+async function startRun(
+  dir: string,
+  config: string,
+  options: { nice?: number } = {},
+): Promise<{ child: ChildProcess; done: Promise<CliResult>; stderr: () => string }> {
   const file = path.join(dir, 'walsync.yml');
   await fs.writeFile(file, config);
-  const child = spawnCli(['run', '--config', file]);
+  const child = spawnCli(['run', '--config', file], options);
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const done = collect(child, 180_000);
@@ -95,6 +99,20 @@ describe('walsync run', () => {
     assert.match(errorLines(second.stderr)[0]!, /^walsync: LOCKED: .*app\.db: another walsync run \(pid \d+\) already syncs this database/);
     const { result } = await stopAndTime(first.child, first.done);
     assert.equal(result.code, 0);
+    assert.doesNotMatch(result.stderr, /below normal CPU priority/);
+  });
+
+  it('says in one warning line that it runs below normal CPU priority, and runs', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t);
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, configFor(dbPath, replica), { nice: 10 });
+    await writeFor(app, 1500);
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    const warnings = result.stderr.split('\n').filter((line) => /below normal CPU priority/.test(line));
+    assert.equal(warnings.length, 1, result.stderr);
+    assert.match(warnings[0]!, /WARN walsync runs below normal CPU priority; .* run it at nice 0 nice=10$/);
+    await restoreEquals(dir, replica, dbPath);
   });
 
   it('refuses one-shot sync, snapshot and verify beside a running run (one line each, exit 1), and they work again once it stops', async (t) => {

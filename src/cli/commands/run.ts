@@ -12,6 +12,7 @@ import { Metrics, serveMetrics } from '../../metrics.js';
 import { createRunner } from '../../runner.js';
 import type { Runner } from '../../runner.js';
 import type { CliIo } from '../io.js';
+import { warnIfBelowNormalPriority } from '../priority.js';
 
 export interface RunArgs {
   config?: string;
@@ -33,6 +34,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
     throw error;
   }
   log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
+  warnIfBelowNormalPriority(log);
   await new Promise<void>((resolve) => {
     let reloading = Promise.resolve();
     const remove = io.onSignals(['SIGINT', 'SIGTERM', 'SIGHUP'], (signal) => {

@@ -7,6 +7,7 @@ import type { Logger } from '../../log.js';
 import type { DbArgs } from '../common.js';
 import { durationArg, openFromArgs, withDbOptions } from '../common.js';
 import type { CliIo } from '../io.js';
+import { warnIfBelowNormalPriority } from '../priority.js';
 import { syncSummaryJson, syncSummaryText } from '../output.js';
 
 export interface SyncArgs extends DbArgs {
@@ -55,6 +56,7 @@ async function syncUntilSignalled(
     stop.abort();
   };
   const removeHandlers = io.onSignals(['SIGINT', 'SIGTERM'], onSignal);
+  warnIfBelowNormalPriority(io.log);
   try {
     while (!stop.signal.aborted) {
       await syncLogged(ctx, args, io);
