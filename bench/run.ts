@@ -57,7 +57,7 @@ async function buildBigWal(app: App, walPath: string): Promise<number> {
  * the snapshot itself (read, compress, write, fsync), without a process start.
  */
 async function inProcessSnapshot(dbPath: string, replica: string): Promise<{ ms: number; imageSize: number }> {
-  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicaUrls: [replica] });
+  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicaUrls: [replica], lock: { role: 'one-shot', what: 'bench' } });
   try {
     await runSync(ctx);
     const start = process.hrtime.bigint();
@@ -65,19 +65,19 @@ async function inProcessSnapshot(dbPath: string, replica: string): Promise<{ ms:
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     return { ms, imageSize: snapshots[0]!.databaseSize };
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
 
 /** The library's sync, in this process: the copy itself, without a process start. */
 async function inProcessSyncMs(dbPath: string): Promise<number> {
-  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false });
+  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, lock: { role: 'one-shot', what: 'bench' } });
   try {
     const start = process.hrtime.bigint();
     await runSync(ctx);
     return Number(process.hrtime.bigint() - start) / 1e6;
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
 

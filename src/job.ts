@@ -13,7 +13,8 @@ import type { ReplicaClient } from './replica/client.js';
 import type { ReplicaMemory } from './replica/replicate.js';
 import type { ReplicaLocation } from './replica/url.js';
 import { openReplica } from './replica/url.js';
-import { refuseBesideRun } from './run-lock.js';
+import type { DbLock, LockRole } from './db-lock.js';
+import { acquireDbLock } from './db-lock.js';
 import { readShadowModes } from './shadow/permissions.js';
 
 export interface DbJobState {
@@ -44,6 +45,8 @@ export interface JobContext {
    */
   readonly everyReplica: readonly ReplicaTarget[];
   readonly signal?: AbortSignal;
+  /** Closes the database, then lets another walsync process have it. */
+  close(): Promise<void>;
 }
 
 export interface OpenJobContextOptions {
@@ -56,22 +59,32 @@ export interface OpenJobContextOptions {
   /** Replica URLs or directories, or S3 settings from a config file. */
   readonly replicaUrls?: readonly ReplicaLocation[];
   readonly signal?: AbortSignal;
+  /** How this process holds the database's lock (db-lock.ts), and what it is doing, for another's refusal. */
+  readonly lock: { readonly role: LockRole; readonly what: string };
 }
 
 /**
- * Opens the live database and everything a job needs; close the db when done.
- * Refused while a `walsync run` in another process serves the database.
+ * Opens the live database and everything a job needs, and takes the
+ * database's lock (refused, or for a daemon a wait, while another walsync
+ * process works on it); close the context when done.
  */
 export async function openJobContext(dbPath: string, options: OpenJobContextOptions): Promise<JobContext> {
   const absolutePath = path.resolve(dbPath);
   const metaDir = options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath);
-  await refuseBesideRun(metaDir, absolutePath);
-  const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
+  // The database first: SQLite says whether the file is one before anything is made beside it.
   const db = await LiveDb.open(absolutePath, {
     busyTimeoutMs: options.busyTimeoutMs,
     switchToWal: options.switchToWal,
     onSwitchedToWal: () => options.log.info('switched database to WAL mode', { db: absolutePath }),
   });
+  let lock: DbLock;
+  try {
+    lock = await acquireDbLock(metaDir, absolutePath, options.lock.role, options.lock.what, options.log);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
   const replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
   return {
     db,
@@ -82,5 +95,9 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     replicas,
     everyReplica: replicas,
     signal: options.signal,
+    async close() {
+      db.close();
+      await lock.release();
+    },
   };
 }

@@ -17,8 +17,6 @@ import { openJobContext } from './job.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ReplicaClient } from './replica/client.js';
-import { acquireRunLock } from './run-lock.js';
-import type { RunLock } from './run-lock.js';
 import { JobStatusBook } from './status.js';
 import { verifyReplica } from './verify-replica.js';
 
@@ -34,7 +32,6 @@ const MAX_BACKOFF_MS = 60_000;
 interface DbRun {
   readonly config: DbConfig;
   readonly ctx: JobContext;
-  readonly lock: RunLock;
   readonly status: JobStatusBook;
   readonly crons: Cron[];
   readonly metrics?: Metrics;
@@ -67,15 +64,9 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
     log,
     switchToWal: true,
     replicaUrls: db.replicas.map((replica) => replica.location),
+    lock: { role: 'daemon', what: 'run' },
   });
-  let lock: RunLock;
-  try {
-    lock = await acquireRunLock(ctx.metaDir, ctx.db.dbPath);
-  } catch (error) {
-    ctx.db.close();
-    throw error;
-  }
-  const run: DbRun = { config: db, ctx, lock, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics };
+  const run: DbRun = { config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
@@ -164,7 +155,6 @@ async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promise<void
     log.error('final sync failed', { db: run.ctx.db.dbPath, error: messageOf(error) });
   } finally {
     await run.status.flush();
-    run.ctx.db.close();
-    await run.lock.release();
+    await run.ctx.close();
   }
 }

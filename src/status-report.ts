@@ -1,12 +1,11 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
 import type { DbConfig, ReplicaConfig } from './config.js';
-import { messageOf } from './errors.js';
+import { messageOf, systemErrorCode } from './errors.js';
 import { shadowWalPath } from './layout.js';
 import { positionAfter } from './replica/position.js';
 import type { RequestCounts } from './replica/request-counter.js';
 import { openReplica } from './replica/url.js';
-import { isAlive } from './run-lock.js';
 import { listShadowIndexes, readGeneration } from './shadow/generation.js';
 import type { JobStatus } from './status.js';
 import { readStatusFile } from './status.js';
@@ -81,5 +80,14 @@ async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos 
     };
   } catch (error) {
     return { name, url, error: messageOf(error) };
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return systemErrorCode(error) === 'EPERM';
   }
 }

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { WalsyncError } from '../errors.js';
 import { parseDuration } from '../duration.js';
-import type { JobContext } from '../job.js';
+import type { JobContext, OpenJobContextOptions } from '../job.js';
 import { openJobContext } from '../job.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
@@ -67,7 +67,7 @@ export function requireDb(args: DbArgs): string {
 export async function openFromArgs(
   args: DbArgs,
   log: Logger,
-  options: { switchToWal: boolean; replicaUrls?: readonly string[]; signal?: AbortSignal },
+  options: { switchToWal: boolean; replicaUrls?: readonly string[]; signal?: AbortSignal; lock: OpenJobContextOptions['lock'] },
 ): Promise<JobContext> {
   const policy = policyFrom(args);
   const busyTimeoutMs = durationArg('busy-timeout', args['busy-timeout']);
@@ -79,5 +79,6 @@ export async function openFromArgs(
     switchToWal: options.switchToWal,
     replicaUrls: options.replicaUrls,
     signal: options.signal,
+    lock: options.lock,
   });
 }

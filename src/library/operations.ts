@@ -5,7 +5,7 @@
  */
 import { run as runSync } from '../../jobs/sync.js';
 import type { SyncJobResult } from '../../jobs/sync.js';
-import type { JobContext } from '../job.js';
+import type { JobContext, OpenJobContextOptions } from '../job.js';
 import { openJobContext } from '../job.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
@@ -28,25 +28,31 @@ export interface Verification {
 }
 
 export async function syncOnceHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<SyncJobResult> {
-  const ctx = await openOneShot(dbPath, options, log, true);
+  const ctx = await openOneShot(dbPath, options, log, true, { role: 'one-shot', what: 'syncOnce (library)' });
   try {
     return await runSync(ctx);
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
 
 export async function verifyHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<Verification> {
-  const ctx = await openOneShot(dbPath, options, log, (options.replicas?.length ?? 0) > 0);
+  const ctx = await openOneShot(dbPath, options, log, (options.replicas?.length ?? 0) > 0, { role: 'one-shot-if-synced', what: 'verify (library)' });
   try {
     const replicas = ctx.replicas.length > 0 ? await verifyReplica(ctx) : [];
     return { shadow: await verifyShadow(ctx.db, ctx.metaDir), replicas };
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
 
-async function openOneShot(dbPath: string, options: OneShotOptions, log: Logger, switchToWal: boolean): Promise<JobContext> {
+async function openOneShot(
+  dbPath: string,
+  options: OneShotOptions,
+  log: Logger,
+  switchToWal: boolean,
+  lock: OpenJobContextOptions['lock'],
+): Promise<JobContext> {
   return openJobContext(dbPath, {
     metaDir: options.metaDir,
     policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
@@ -54,5 +60,6 @@ async function openOneShot(dbPath: string, options: OneShotOptions, log: Logger,
     log,
     switchToWal,
     replicaUrls: options.replicas,
+    lock,
   });
 }

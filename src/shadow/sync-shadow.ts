@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
-import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
+import { WalsyncError, isNotFound } from '../errors.js';
 import { makeDirDurable, readRange, removeTmpFiles } from '../fsx/atomic.js';
 import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
@@ -22,6 +22,7 @@ import { copyWithoutLock } from './unlocked-copy.js';
 import { listShadowIndexes, newGenerationId, readGeneration, writeGeneration } from './generation.js';
 import type { ShadowModes } from './permissions.js';
 import { readShadowModes } from './permissions.js';
+import { prepareMetaDir } from './meta-dir.js';
 import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import {
   NOTHING_COPIED,
@@ -198,21 +199,6 @@ function releaseLocks(db: LiveDb, walGrew: boolean): void {
     if (walGrew || !db.isWalPinned) db.pinWal();
   } finally {
     db.unlockWrites();
-  }
-}
-
-async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void> {
-  try {
-    await makeDirDurable(metaDir, modes.dirMode);
-    if (!(await fs.stat(metaDir)).isDirectory()) {
-      throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: it is not a directory`);
-    }
-    await fs.access(metaDir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch (error) {
-    if (error instanceof WalsyncError) throw error;
-    throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: ${systemErrorCode(error) ?? messageOf(error)}`, {
-      cause: error,
-    });
   }
 }
 

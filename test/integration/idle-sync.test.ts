@@ -20,8 +20,8 @@ describe('idle syncs', () => {
   it('find nothing new without reading a file, and still see every commit, a sync in between and a vanished shadow', async (t) => {
     const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(10);
-    const ctx = await openJobContext(dbPath, { policy: POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true });
-    t.after(() => ctx.db.close());
+    const ctx = await openJobContext(dbPath, { policy: POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true, lock: { role: 'one-shot', what: 'test' } });
+    t.after(() => ctx.close());
     const first = await runSync(ctx);
 
     // The quiet path does not even look at the shadow: a vanished one goes unnoticed until the next commit.

@@ -20,7 +20,7 @@ export function snapshotBuilder<T>(yargs: Argv<T>) {
 
 export async function snapshotCommand(args: SnapshotArgs, io: CliIo): Promise<number> {
   if (!args.replicas?.length) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to write the snapshot to');
-  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas });
+  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas, lock: { role: 'one-shot', what: 'snapshot' } });
   try {
     const result = await runSnapshot(ctx);
     for (const snapshot of result.snapshots) {
@@ -30,6 +30,6 @@ export async function snapshotCommand(args: SnapshotArgs, io: CliIo): Promise<nu
     }
     return EXIT_OK;
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }

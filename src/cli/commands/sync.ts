@@ -28,7 +28,12 @@ export function syncBuilder<T>(yargs: Argv<T>) {
 export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
   const intervalMs = durationArg('interval', args.interval);
   const stop = new AbortController();
-  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas, signal: stop.signal });
+  const ctx = await openFromArgs(args, io.log, {
+    switchToWal: true,
+    replicaUrls: args.replicas,
+    signal: stop.signal,
+    lock: args.once ? { role: 'one-shot', what: 'sync --once' } : { role: 'daemon', what: 'sync --interval' },
+  });
   try {
     if (args.once) {
       report(await runSync(ctx), args, io);
@@ -36,7 +41,7 @@ export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
     }
     return await syncUntilSignalled(ctx, args, io, intervalMs, stop);
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
 

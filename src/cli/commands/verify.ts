@@ -27,7 +27,11 @@ export function verifyBuilder<T>(yargs: Argv<T>) {
 
 export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<number> {
   const replicaUrls = args.replica ?? [];
-  const ctx = await openFromArgs(args, io.log, { switchToWal: replicaUrls.length > 0, replicaUrls });
+  const ctx = await openFromArgs(args, io.log, {
+    switchToWal: replicaUrls.length > 0,
+    replicaUrls,
+    lock: { role: 'one-shot-if-synced', what: 'verify' },
+  });
   try {
     const replicas: ReplicaVerification[] = replicaUrls.length > 0 ? await verifyReplica(ctx) : [];
     const shadow = await runVerify(ctx);
@@ -46,6 +50,6 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<number
     for (const line of lines) io.stderr(line);
     return consistent ? EXIT_OK : EXIT_INCONSISTENT;
   } finally {
-    ctx.db.close();
+    await ctx.close();
   }
 }
