@@ -49,6 +49,7 @@ interface Holder {
 }
 
 const WAIT_STEP_MS = 250;
+const UNNAMED_HOLDER_TRIES = 5;
 const NO_LOCK: DbLock = { release: () => Promise.resolve() };
 
 export async function acquireDbLock(metaDir: string, dbPath: string, role: LockRole, what: string, log: Logger): Promise<DbLock> {
@@ -57,6 +58,7 @@ export async function acquireDbLock(metaDir: string, dbPath: string, role: LockR
   const modes = await readShadowModes(dbPath);
   await prepareMetaDir(metaDir, modes);
   let waitSaid = false;
+  let unnamedTries = 0;
   for (;;) {
     const lock = tryLock(lockPath);
     if (lock) {
@@ -72,6 +74,11 @@ export async function acquireDbLock(metaDir: string, dbPath: string, role: LockR
       };
     }
     const holder = await readHolder(metaDir);
+    if (!holder && unnamedTries++ < UNNAMED_HOLDER_TRIES) {
+      // A holder names itself just after taking the lock: ask again before saying "a walsync process".
+      await sleep(WAIT_STEP_MS / 5);
+      continue;
+    }
     if (role !== 'daemon' || holder?.role === 'daemon') throw refusal(dbPath, lockPath, holder);
     if (!waitSaid) {
       log.info('waiting for another walsync process to finish with this database', { db: dbPath, pid: holder?.pid, holder: holder?.what });
