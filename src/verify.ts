@@ -91,7 +91,7 @@ function result(
 
 /** The current shadow must be a prefix of the real WAL; compared under the write lock so the WAL holds still. */
 async function compareWithRealWal(db: LiveDb, file: string): Promise<Inconsistency[]> {
-  db.lockWrites();
+  await db.lockWrites();
   try {
     const [shadow, wal] = await Promise.all([fs.open(file, 'r'), openIfExists(db.walPath)]);
     try {

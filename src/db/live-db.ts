@@ -9,10 +9,15 @@
  *   and deletes the WAL on close, which a read-only one cannot, so a one-shot
  *   run leaves the WAL as it found it;
  * - the lock connection holds `BEGIN IMMEDIATE` (the WAL write lock) while
- *   WAL bytes are copied, so no commit lands halfway through a copy;
+ *   WAL bytes are copied, so no commit lands halfway through a copy. It waits
+ *   for the lock between attempts on the event loop, not in SQLite's busy
+ *   handler, which sleeps the whole thread: a `walsync run` kept waiting by
+ *   one app's long transaction still runs its other databases' jobs, serves
+ *   /metrics and answers SIGTERM;
  * - the checkpoint connection runs checkpoints and walsync's own writes, and
  *   reads data_version (which counts only other connections' commits).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf } from '../errors.js';
 import { walPathFor } from '../layout.js';
@@ -37,6 +42,9 @@ export interface OpenOptions {
 
 export const SEQ_TABLE = '_walsync_seq';
 
+/** Waits between attempts at the write lock, as SQLite's own busy handler spaces them; then the last, repeated. */
+const LOCK_RETRY_DELAYS_MS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+
 export class LiveDb {
   readonly dbPath: string;
   readonly walPath: string;
@@ -47,11 +55,13 @@ export class LiveDb {
   /** The pin connection in a read transaction, if any. */
   private activePin: Database.Database | undefined;
   private locked = false;
+  private readonly busyTimeoutMs: number;
 
   private constructor(
     dbPath: string,
     connections: { pins: [Database.Database, Database.Database]; lock: Database.Database; checkpointer: Database.Database },
     pageSize: number,
+    busyTimeoutMs: number,
   ) {
     this.dbPath = dbPath;
     this.walPath = walPathFor(dbPath);
@@ -59,13 +69,14 @@ export class LiveDb {
     this.lock = connections.lock;
     this.checkpointer = connections.checkpointer;
     this.pageSize = pageSize;
+    this.busyTimeoutMs = busyTimeoutMs;
   }
 
   static async open(dbPath: string, options: OpenOptions): Promise<LiveDb> {
     await assertDatabaseFile(dbPath);
     const connections: Database.Database[] = [];
     try {
-      const lock = connect(dbPath, options.busyTimeoutMs, false);
+      const lock = connect(dbPath, 0, false);
       connections.push(lock);
       ensureWalMode(dbPath, lock, options);
       const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
@@ -76,7 +87,7 @@ export class LiveDb {
       ];
       connections.push(...pins);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
-      const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize);
+      const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize, options.busyTimeoutMs);
       db.pinWal();
       return db;
     } catch (error) {
@@ -113,21 +124,27 @@ export class LiveDb {
   }
 
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
-  lockWrites(): void {
+  async lockWrites(): Promise<void> {
     if (this.locked) return;
-    try {
-      this.lock.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      if (sqliteCode(error)?.startsWith('SQLITE_BUSY')) {
-        throw new WalsyncError(
-          'DB_BUSY',
-          `${this.dbPath}: database stayed busy (another connection held the write lock past the busy timeout); the next run catches up`,
-          { cause: error },
-        );
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.lock.exec('BEGIN IMMEDIATE');
+        this.locked = true;
+        return;
+      } catch (error) {
+        if (!sqliteCode(error)?.startsWith('SQLITE_BUSY')) throw this.wrap(error);
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new WalsyncError(
+            'DB_BUSY',
+            `${this.dbPath}: database stayed busy (another connection held the write lock past the busy timeout); the next run catches up`,
+            { cause: error },
+          );
+        }
+        await sleep(Math.min(LOCK_RETRY_DELAYS_MS[Math.min(attempt, LOCK_RETRY_DELAYS_MS.length - 1)]!, left));
       }
-      throw this.wrap(error);
     }
-    this.locked = true;
   }
 
   unlockWrites(): void {

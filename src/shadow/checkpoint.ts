@@ -44,7 +44,7 @@ export function checkpointModeFor(
  * is true only when a WAL restart, if one happened, was walsync's own with
  * no foreign commit before it.
  */
-export function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): { restartedByWalsync: boolean } {
+export async function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): Promise<{ restartedByWalsync: boolean }> {
   db.unpinWal();
   const versionWhileLocked = db.dataVersion();
   let restartedByWalsync = false;
@@ -67,7 +67,7 @@ export function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): { restar
       restartedByWalsync = !result.busy && db.dataVersion() === versionWhileLocked && db.writeSeq(versionWhileLocked);
     }
   } finally {
-    db.lockWrites();
+    await db.lockWrites();
   }
   return { restartedByWalsync };
 }

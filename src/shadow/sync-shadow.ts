@@ -214,7 +214,7 @@ async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; header:
       db.unpinWal();
       db.writeSeq();
     }
-    db.lockWrites();
+    await db.lockWrites();
     let wal: FileHandle | undefined;
     try {
       wal = await fs.open(db.walPath, 'r');
@@ -358,7 +358,7 @@ async function checkpointAndContinue(
   cursor: ShadowCursor,
   mode: 'PASSIVE' | 'TRUNCATE',
 ): Promise<{ cursor: ShadowCursor; restarted: boolean }> {
-  const { restartedByWalsync } = checkpointAndRestart(run.db, mode);
+  const { restartedByWalsync } = await checkpointAndRestart(run.db, mode);
   const log = run.options.log;
   const after = await readWalFileHeader(run.wal);
   if (after.kind === 'ok' && sameWalHeader(after.header, cursor.header)) {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import type { App } from '../helpers/app.js';
-import { startAppInTempDir } from '../helpers/app.js';
+import { startApp, startAppInTempDir } from '../helpers/app.js';
 import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { dumpTables } from '../helpers/shadow.js';
@@ -225,6 +225,47 @@ describe('walsync run', () => {
     await restoreEquals(dir, second, dbPath);
   });
 
+  it('keeps syncing its other databases while one app holds its write lock for seconds', async (t) => {
+    const { dir, dbPath: busyPath, app: busyApp } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const otherPath = path.join(dir, 'other.db');
+    const otherApp = await startApp({ dbPath: otherPath, autocheckpoint: 0 });
+    t.after(() => otherApp.close());
+    await otherApp.insert(5);
+    const otherReplica = path.join(dir, 'other-replica');
+    const config = [
+      'dbs:',
+      `  - path: ${busyPath}`,
+      '    busy-timeout: 20s',
+      '    replicas:',
+      `      - path: ${path.join(dir, 'busy-replica')}`,
+      '        sync-interval: 1s',
+      `  - path: ${otherPath}`,
+      '    replicas:',
+      `      - path: ${otherReplica}`,
+      '        sync-interval: 1s',
+    ].join('\n');
+    const run = await startRun(dir, config);
+    await sleep(2000);
+    // A commit first, so the next sync of the busy database has something to copy and needs its write lock.
+    await busyApp.insert(5);
+    await busyApp.beginHold(10);
+    // By now that sync waits for the lock.
+    await sleep(1500);
+    const heldSince = Date.now();
+    await otherApp.insert(7);
+    await sleep(2500);
+    const segmentTimes = await walSegmentMtimes(otherReplica);
+    assert.ok(
+      segmentTimes.some((mtimeMs) => mtimeMs > heldSince),
+      `no WAL segment reached the other database's replica while the busy one waited for its lock: ${run.stderr()}`,
+    );
+    await busyApp.commitHold();
+    const { result } = await stopAndTime(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    await restoreEquals(dir, otherReplica, otherPath);
+    await restoreEquals(dir, path.join(dir, 'busy-replica'), busyPath);
+  });
+
   it('skips the ticks of a job that overruns instead of starting it twice', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(25_000, { size: 4000, perTx: 500 });
@@ -289,3 +330,9 @@ describe('walsync run', () => {
     assert.equal(result.code, 0, result.stderr);
   });
 });
+
+async function walSegmentMtimes(replicaDir: string): Promise<number[]> {
+  const entries = await fs.readdir(replicaDir, { recursive: true, withFileTypes: true });
+  const segments = entries.filter((entry) => entry.isFile() && entry.name.endsWith('.wal.lz4'));
+  return Promise.all(segments.map(async (entry) => (await fs.stat(path.join(entry.parentPath ?? entry.path, entry.name))).mtimeMs));
+}
