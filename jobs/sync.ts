@@ -22,6 +22,7 @@ export async function run(ctx: JobContext): Promise<SyncJobResult> {
     policy: ctx.policy,
     log: ctx.log,
     cursor: ctx.state.cursor,
+    onUnlockedCopy: (cursor) => (ctx.state.cursor = cursor),
   });
   ctx.state.cursor = result.cursor;
   const replicas: ReplicateResult[] = [];

@@ -42,6 +42,14 @@ export interface SyncShadowOptions {
   readonly log: Logger;
   /** The cursor the previous sync in this process returned; saves re-reading the shadow. */
   readonly cursor?: ShadowCursor;
+  /**
+   * Told where the shadow ends once the bulk was copied without the lock: a
+   * sync that then fails (the app kept the write lock past the busy timeout)
+   * still leaves its caller a cursor to go on from, instead of one the shadow
+   * has outgrown, which sends the next sync to re-read the whole shadow
+   * under the lock.
+   */
+  readonly onUnlockedCopy?: (cursor: ShadowCursor) => void;
   readonly now?: () => number;
 }
 
@@ -99,6 +107,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
+  if (unlocked) options.onUnlockedCopy?.(unlocked.cursor);
   const { wal, header } = await lockWithWalHeader(db);
   const lockedAt = process.hrtime.bigint();
   let copiedByteCount = 0;

@@ -1,0 +1,46 @@
+/**
+ * A sync that copied the bulk without the lock and then found the app
+ * holding the write lock past the busy timeout: it fails (DB_BUSY, the next
+ * run catches up), and the next sync goes on from what it copied.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { run as runSync } from '../../jobs/sync.js';
+import { openJobContext } from '../../src/job.js';
+import type { LogFields, Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { startAppInTempDir } from '../helpers/app.js';
+import { runCli } from '../helpers/cli.js';
+
+const POLICY = { minPageCount: 100_000, truncatePageCount: 121_359, idleIntervalMs: 0 };
+
+describe('a sync the app keeps waiting', () => {
+  it('fails with DB_BUSY, and the next sync goes on from its unlocked copy instead of re-reading the shadow under the lock', async (t) => {
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(10);
+    const debug: { event: string; fields?: LogFields }[] = [];
+    const log: Logger = { ...silentLogger, debug: (event, fields) => debug.push({ event, fields }) };
+    const ctx = await openJobContext(dbPath, { policy: POLICY, busyTimeoutMs: 300, log, switchToWal: true, lock: { role: 'one-shot', what: 'test' } });
+    let closed = false;
+    t.after(() => (closed ? undefined : ctx.close()));
+    await runSync(ctx);
+
+    await app.insert(200, { size: 1000, perTx: 10 });
+    await app.beginHold();
+    await assert.rejects(runSync(ctx), { code: 'DB_BUSY', message: /stayed busy/ });
+    await app.rollbackHold();
+
+    await app.insert(1);
+    debug.length = 0;
+    const next = await runSync(ctx);
+    assert.equal(next.transactionCount, 1);
+    const released = debug.find((entry) => entry.event === 'write lock released');
+    assert.ok(released, 'the sync took the write lock');
+    assert.ok(Number(released.fields?.unlockedBytes) > 0, `the new commit was copied before the lock: ${JSON.stringify(released.fields)}`);
+
+    await ctx.close();
+    closed = true;
+    const verify = await runCli(['verify', dbPath]);
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+});
