@@ -11,7 +11,7 @@ import { readFileChunks } from '../fsx/atomic.js';
 import { isNotFound } from '../errors.js';
 import { shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
-import { encodeLz4Frame } from '../lz4/frame.js';
+import { LZ4_BLOCK_SIZE, encodeLz4Frame } from '../lz4/frame.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { Pos } from '../wal/pos.js';
 import { formatIndex } from '../wal/pos.js';
@@ -126,7 +126,8 @@ async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<Shipped> 
     }
     const start = index === position.index ? position.offset : 0;
     if (end > start) {
-      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end), end - start);
+      // Read in whole LZ4 blocks, which the encoder compresses where they are instead of copying them together.
+      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end, LZ4_BLOCK_SIZE), end - start);
       await client.writeWalSegment(cursor.generationId, index, start, body);
       segmentCount++;
       byteCount += end - start;
