@@ -62,9 +62,14 @@ export async function acquireDbLock(metaDir: string, dbPath: string, role: LockR
   for (;;) {
     const lock = tryLock(lockPath);
     if (lock) {
-      // The lock file's mode follows the shadow's (group access); chmod opens no descriptor.
-      await fs.chmod(lockPath, modes.fileMode).catch(() => undefined);
-      await writeHolder(metaDir, { pid: process.pid, what, role });
+      try {
+        // The lock file's mode follows the shadow's (group access); chmod opens no descriptor.
+        await fs.chmod(lockPath, modes.fileMode).catch(() => undefined);
+        await writeHolder(metaDir, { pid: process.pid, what, role }, modes.fileMode);
+      } catch (error) {
+        lock.close();
+        throw error;
+      }
       return {
         async release() {
           // Removed while the lock still holds, so a newer holder's file is never the one removed.
@@ -119,10 +124,10 @@ function refusal(dbPath: string, lockPath: string, holder: Holder | undefined): 
 }
 
 /** Replaced through a temp name, not fsynced: it only names the holder in a refusal, and a crash ends the hold anyway. */
-async function writeHolder(metaDir: string, holder: Holder): Promise<void> {
+async function writeHolder(metaDir: string, holder: Holder, mode: number): Promise<void> {
   const target = path.join(metaDir, HOLDER_FILE_NAME);
   const tmpPath = `${target}.tmp`;
-  await fs.writeFile(tmpPath, `${JSON.stringify(holder)}\n`);
+  await fs.writeFile(tmpPath, `${JSON.stringify(holder)}\n`, { mode });
   await fs.rename(tmpPath, target);
 }
 

@@ -84,8 +84,18 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     db.close();
     throw error;
   }
-  const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
-  const replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
+  const close = async () => {
+    db.close();
+    await lock.release();
+  };
+  let replicas: ReplicaTarget[];
+  try {
+    const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
+    replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
+  } catch (error) {
+    await close();
+    throw error;
+  }
   return {
     db,
     metaDir,
@@ -95,9 +105,6 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     replicas,
     everyReplica: replicas,
     signal: options.signal,
-    async close() {
-      db.close();
-      await lock.release();
-    },
+    close,
   };
 }

@@ -76,7 +76,7 @@ export class LiveDb {
     await assertDatabaseFile(dbPath);
     const connections: Database.Database[] = [];
     try {
-      const lock = connect(dbPath, 0, false);
+      const lock = connect(dbPath, options.busyTimeoutMs, false);
       connections.push(lock);
       ensureWalMode(dbPath, lock, options);
       const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
@@ -87,6 +87,8 @@ export class LiveDb {
       ];
       connections.push(...pins);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
+      // From here on the lock connection only takes the write lock, and lockWrites waits for it itself.
+      lock.pragma('busy_timeout = 0');
       const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize, options.busyTimeoutMs);
       db.pinWal();
       return db;
