@@ -9,11 +9,11 @@
  *   and deletes the WAL on close, which a read-only one cannot, so a one-shot
  *   run leaves the WAL as it found it;
  * - the lock connection holds `BEGIN IMMEDIATE` (the WAL write lock) while
- *   WAL bytes are copied, so no commit lands halfway through a copy. It waits
- *   for the lock between attempts on the event loop, not in SQLite's busy
- *   handler, which sleeps the whole thread: a `walsync run` kept waiting by
- *   one app's long transaction still runs its other databases' jobs, serves
- *   /metrics and answers SIGTERM;
+ *   WAL bytes are copied, so no commit lands halfway through a copy. It (and
+ *   walsync's own writes) wait for the lock between attempts on the event
+ *   loop, not in SQLite's busy handler, which sleeps the whole thread: a
+ *   `walsync run` kept waiting by one app's long transaction still runs its
+ *   other databases' jobs, serves /metrics and answers SIGTERM;
  * - the checkpoint connection runs checkpoints and walsync's own writes, and
  *   reads data_version (which counts only other connections' commits).
  */
@@ -87,8 +87,6 @@ export class LiveDb {
       ];
       connections.push(...pins);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
-      // From here on the lock connection only takes the write lock, and lockWrites waits for it itself.
-      lock.pragma('busy_timeout = 0');
       const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize, options.busyTimeoutMs);
       db.pinWal();
       return db;
@@ -128,24 +126,40 @@ export class LiveDb {
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
   async lockWrites(): Promise<void> {
     if (this.locked) return;
-    const deadline = Date.now() + this.busyTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.lock.exec('BEGIN IMMEDIATE');
-        this.locked = true;
-        return;
-      } catch (error) {
-        if (!sqliteCode(error)?.startsWith('SQLITE_BUSY')) throw this.wrap(error);
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new WalsyncError(
-            'DB_BUSY',
-            `${this.dbPath}: database stayed busy (another connection held the write lock past the busy timeout); the next run catches up`,
-            { cause: error },
-          );
+    await this.beginImmediate(this.lock);
+    this.locked = true;
+  }
+
+  /**
+   * `BEGIN IMMEDIATE` on `connection`, attempted again on the event loop
+   * while another connection writes, until the busy timeout. The
+   * connection's own busy handler is off meanwhile: it would sleep the
+   * whole thread.
+   */
+  private async beginImmediate(connection: Database.Database): Promise<void> {
+    const ownTimeoutMs = Number(connection.pragma('busy_timeout', { simple: true }));
+    if (ownTimeoutMs !== 0) connection.pragma('busy_timeout = 0');
+    try {
+      const deadline = Date.now() + this.busyTimeoutMs;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          connection.exec('BEGIN IMMEDIATE');
+          return;
+        } catch (error) {
+          if (!sqliteCode(error)?.startsWith('SQLITE_BUSY')) throw this.wrap(error);
+          const left = deadline - Date.now();
+          if (left <= 0) {
+            throw new WalsyncError(
+              'DB_BUSY',
+              `${this.dbPath}: database stayed busy (another connection held the write lock past the busy timeout); the next run catches up`,
+              { cause: error },
+            );
+          }
+          await sleep(Math.min(LOCK_RETRY_DELAYS_MS[Math.min(attempt, LOCK_RETRY_DELAYS_MS.length - 1)]!, left));
         }
-        await sleep(Math.min(LOCK_RETRY_DELAYS_MS[Math.min(attempt, LOCK_RETRY_DELAYS_MS.length - 1)]!, left));
       }
+    } finally {
+      if (ownTimeoutMs !== 0) connection.pragma(`busy_timeout = ${ownTimeoutMs}`);
     }
   }
 
@@ -177,9 +191,9 @@ export class LiveDb {
    * only when no other connection committed since that data_version was read;
    * returns whether it wrote.
    */
-  writeSeq(ifDataVersion?: number): boolean {
+  async writeSeq(ifDataVersion?: number): Promise<boolean> {
     const writer = this.checkpointer;
-    this.run(writer, 'BEGIN IMMEDIATE');
+    await this.beginImmediate(writer);
     try {
       if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
         this.run(writer, 'ROLLBACK');

@@ -56,7 +56,7 @@ export async function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): Pr
       if (!complete) return { restartedByWalsync: false };
       db.unlockWrites();
       // SQLite restarts the WAL on the first write after a complete checkpoint.
-      restartedByWalsync = db.writeSeq(versionWhileLocked);
+      restartedByWalsync = await db.writeSeq(versionWhileLocked);
     } else {
       // TRUNCATE takes the write lock itself, so walsync must let go of it first.
       db.unlockWrites();
@@ -64,7 +64,7 @@ export async function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): Pr
       // The first write into the emptied WAL must be walsync's own: SQLite
       // gives a connection that never restarted the WAL random salts there,
       // and then nothing would tie the new cycle to the old one.
-      restartedByWalsync = !result.busy && db.dataVersion() === versionWhileLocked && db.writeSeq(versionWhileLocked);
+      restartedByWalsync = !result.busy && db.dataVersion() === versionWhileLocked && (await db.writeSeq(versionWhileLocked));
     }
   } finally {
     await db.lockWrites();

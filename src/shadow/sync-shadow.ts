@@ -221,7 +221,7 @@ async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; header:
     const head = await readWalHeaderAt(db.walPath);
     if (head.kind !== 'ok') {
       db.unpinWal();
-      db.writeSeq();
+      await db.writeSeq();
     }
     await db.lockWrites();
     let wal: FileHandle | undefined;
