@@ -5,9 +5,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import { ConfigError, isNotFound, messageOf } from './errors.js';
+import { defaultMetaDir } from './layout.js';
 import { parseDuration } from './duration.js';
 import type { LogFormat, LogLevel } from './log.js';
 import type { CheckpointPolicy } from './shadow/checkpoint.js';
@@ -184,8 +186,45 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const logging = readLogging(reader, top.logging);
   const addr = reader.string(top.addr, 'addr');
   const dbs = readDbs(reader, top.dbs, path.dirname(file));
+  checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return { file, logging, addr, dbs };
+}
+
+/**
+ * Two databases in one shadow directory or one replica location would mix
+ * their generations (a restore could pick the other database's), and one
+ * replica listed twice gets two sync jobs racing each other.
+ */
+function checkNothingShared(reader: Reader, dbs: readonly DbConfig[]): void {
+  const shadowOwners = new Map<string, string>();
+  const replicaOwners = new Map<string, string>();
+  dbs.forEach((db, i) => {
+    if (!db.path) return;
+    const shadowDir = db.metaPath ?? defaultMetaDir(db.path);
+    const shadowOwner = shadowOwners.get(shadowDir);
+    if (shadowOwner) reader.problem(`dbs[${i}].meta-path`, `${shadowDir} is already the shadow directory of ${shadowOwner}; each database needs its own`);
+    else shadowOwners.set(shadowDir, `dbs[${i}]`);
+    db.replicas.forEach((replica, j) => {
+      const where = replicaIdentity(replica);
+      if (!where) return;
+      const key = `dbs[${i}].replicas[${j}]`;
+      const replicaOwner = replicaOwners.get(where);
+      if (replicaOwner) reader.problem(key, `${where} is already the replica at ${replicaOwner}; a replica location holds one database, listed once`);
+      else replicaOwners.set(where, key);
+    });
+  });
+}
+
+/** A file replica's directory or an S3 replica's URL; undefined when its location was already reported as broken. */
+function replicaIdentity(replica: ReplicaConfig): string | undefined {
+  if (replica.type === 's3') return typeof replica.location !== 'string' && replica.location.bucket ? replica.url : undefined;
+  if (!replica.url) return undefined;
+  try {
+    return replica.url.startsWith('file://') ? fileURLToPath(replica.url) : replica.url;
+  } catch {
+    return replica.url;
+  }
 }
 
 function readLogging(reader: Reader, value: unknown): Config['logging'] {

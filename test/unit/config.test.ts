@@ -73,6 +73,32 @@ describe('configuration', () => {
     assert.match(problems[6]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.sync-interval: "61 \* \* \* \* \*" is neither a duration nor a cron expression/);
   });
 
+  it('refuses two databases in one shadow directory or one replica location, and a replica listed twice', () => {
+    const problems = problemsOf(
+      [
+        'dbs:',
+        '  - path: /data/a.db',
+        '    replicas:',
+        '      - path: /backup/a',
+        '      - name: again',
+        '        url: file:///backup/a',
+        '  - path: /data/b.db',
+        '    meta-path: /data/.a.db-walsync',
+        '    replicas:',
+        '      - url: s3://bucket/b',
+        '  - path: /data/c.db',
+        '    replicas:',
+        '      - bucket: bucket',
+        '        path: b',
+      ].join('\n'),
+    );
+    assert.deepEqual(problems, [
+      'walsync.yml: dbs[0].replicas[1]: /backup/a is already the replica at dbs[0].replicas[0]; a replica location holds one database, listed once',
+      'walsync.yml: dbs[1].meta-path: /data/.a.db-walsync is already the shadow directory of dbs[0]; each database needs its own',
+      'walsync.yml: dbs[2].replicas[0]: s3://bucket/b is already the replica at dbs[1].replicas[0]; a replica location holds one database, listed once',
+    ]);
+  });
+
   it('refuses a file without databases and YAML that does not parse, naming the line', () => {
     assert.deepEqual(problemsOf('logging:\n  level: info\n'), ['walsync.yml: dbs: must list at least one database']);
     assert.match(problemsOf('dbs: [\n')[0]!, /^walsync\.yml: line \d+: /);
