@@ -8,13 +8,15 @@
  *  (e) a 1 GiB database with 256 MiB of WAL: snapshot vs the lz4 CLI,
  *      restore vs cp, and the restore's peak memory
  *  (f) CPU time of an idle `walsync run` over 10 databases, as a share of one core
- *  (g) app commit throughput with `walsync run` active vs without
+ *  (g) app commit throughput with `walsync run` active vs without, and for
+ *      reference beside the least a WAL backup does (bench/wal-tailer.ts)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApp } from '../test/helpers/app.js';
 import type { App } from '../test/helpers/app.js';
@@ -405,6 +407,26 @@ async function commitThroughputUnderRun(dir: string, autocheckpoint?: number): P
   );
 }
 
+/**
+ * (g)'s reference: the app beside the least any WAL backup process does
+ * (bench/wal-tailer.ts), so (g) can be read against what copying the WAL at
+ * all costs the app on this machine.
+ */
+async function commitThroughputBesideTailer(dir: string): Promise<Figure> {
+  const dbPath = path.join(dir, 'tailed.db');
+  const tailer = fileURLToPath(new URL('./wal-tailer.js', import.meta.url));
+  const rates = await commitRates(dbPath, 0, async () => {
+    const child = spawn(process.execPath, [tailer, `${dbPath}-wal`, path.join(dir, 'tailed-wal-copy')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    return child;
+  });
+  return {
+    ...commitFigure('reference for (g): app commit throughput beside a minimal WAL copier (app wal_autocheckpoint 0)', 'a process copying the new WAL bytes and fsyncing every 1 s', rates),
+    goal: 'none (reference)',
+    pass: true,
+  };
+}
+
 /** Figures by their letter above ((d) comes with (a); s3 is bench/s3.ts); `npm run bench -- c g` runs only those. */
 const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   a: async (dir) => {
@@ -422,7 +444,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   e: replicaFigures,
   s3: s3Figures,
   f: async (dir) => [await idleRunCpu(dir)],
-  g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0)],
+  g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
 };
 
 async function main(): Promise<void> {
