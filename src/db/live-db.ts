@@ -87,6 +87,8 @@ export class LiveDb {
       ];
       connections.push(...pins);
       const pageSize = Number(lock.pragma('page_size', { simple: true }));
+      // From here on the lock connection only takes the write lock, and beginImmediate waits for it itself.
+      lock.pragma('busy_timeout = 0');
       const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize, options.busyTimeoutMs);
       db.pinWal();
       return db;
@@ -126,18 +128,17 @@ export class LiveDb {
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
   async lockWrites(): Promise<void> {
     if (this.locked) return;
-    await this.beginImmediate(this.lock);
+    await this.beginImmediate(this.lock, 0);
     this.locked = true;
   }
 
   /**
    * `BEGIN IMMEDIATE` on `connection`, attempted again on the event loop
    * while another connection writes, until the busy timeout. The
-   * connection's own busy handler is off meanwhile: it would sleep the
-   * whole thread.
+   * connection's own busy handler (`ownTimeoutMs`, restored after) is off
+   * meanwhile: it would sleep the whole thread.
    */
-  private async beginImmediate(connection: Database.Database): Promise<void> {
-    const ownTimeoutMs = Number(connection.pragma('busy_timeout', { simple: true }));
+  private async beginImmediate(connection: Database.Database, ownTimeoutMs: number): Promise<void> {
     if (ownTimeoutMs !== 0) connection.pragma('busy_timeout = 0');
     try {
       const deadline = Date.now() + this.busyTimeoutMs;
@@ -193,7 +194,7 @@ export class LiveDb {
    */
   async writeSeq(ifDataVersion?: number): Promise<boolean> {
     const writer = this.checkpointer;
-    await this.beginImmediate(writer);
+    await this.beginImmediate(writer, this.busyTimeoutMs);
     try {
       if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
         this.run(writer, 'ROLLBACK');
