@@ -22,6 +22,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { WalsyncError, isNotFound, messageOf } from './errors.js';
+import { replaceReportFile } from './fsx/atomic.js';
 import type { Logger } from './log.js';
 import { readShadowModes } from './shadow/permissions.js';
 import { prepareMetaDir } from './shadow/meta-dir.js';
@@ -123,12 +124,9 @@ function refusal(dbPath: string, lockPath: string, holder: Holder | undefined): 
   return new WalsyncError('LOCKED', `${dbPath}: another ${who} is working on this database (${lockPath}); run this again once it has finished`);
 }
 
-/** Replaced through a temp name, not fsynced: it only names the holder in a refusal, and a crash ends the hold anyway. */
+/** Not fsynced: it only names the holder in a refusal, and a crash ends the hold anyway. */
 async function writeHolder(metaDir: string, holder: Holder, mode: number): Promise<void> {
-  const target = path.join(metaDir, HOLDER_FILE_NAME);
-  const tmpPath = `${target}.tmp`;
-  await fs.writeFile(tmpPath, `${JSON.stringify(holder)}\n`, { mode });
-  await fs.rename(tmpPath, target);
+  await replaceReportFile(path.join(metaDir, HOLDER_FILE_NAME), `${JSON.stringify(holder)}\n`, mode);
 }
 
 async function readHolder(metaDir: string): Promise<Holder | undefined> {

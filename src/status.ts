@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { messageOf } from './errors.js';
-import { TMP_SUFFIX } from './layout.js';
+import { replaceReportFile } from './fsx/atomic.js';
 import type { Logger } from './log.js';
 import type { RequestCounts } from './replica/request-counter.js';
 
@@ -69,7 +69,9 @@ export class JobStatusBook {
     const statusPath = path.join(this.metaDir, STATUS_FILE_NAME);
     this.writing = this.writing.then(async () => {
       try {
-        await replaceStatusFile(statusPath, JSON.stringify(file, null, 2));
+        // Not fsynced: rewritten every second, a crash may leave it a second old or missing, which
+        // readStatusFile takes as no job history; the fsyncs cost an idle daemon more CPU than its syncs.
+        await replaceReportFile(statusPath, JSON.stringify(file, null, 2), 0o600);
         this.failing = false;
       } catch (error) {
         if (!this.failing) this.log.warn('status file not written', { db: this.dbPath, file: statusPath, error: messageOf(error) });
@@ -78,18 +80,6 @@ export class JobStatusBook {
     });
     await this.writing;
   }
-}
-
-/**
- * Through a temp name, so a reader never sees half a file, but not fsynced:
- * a report, rewritten every second, that a crash may leave a second old or
- * missing, which readStatusFile takes as no job history. The fsyncs cost an
- * idle daemon more CPU than its syncs.
- */
-async function replaceStatusFile(statusPath: string, text: string): Promise<void> {
-  const tmpPath = `${statusPath}${TMP_SUFFIX}`;
-  await fs.writeFile(tmpPath, text, { mode: 0o600 });
-  await fs.rename(tmpPath, statusPath);
 }
 
 export async function readStatusFile(metaDir: string): Promise<StatusFile | undefined> {

@@ -71,6 +71,17 @@ export async function writeFileAtomic<T>(
   return result;
 }
 
+/**
+ * Replaces a small report file through a temp name, so a reader never sees
+ * half of it, without the fsyncs: for files (the status, the lock's holder)
+ * that a crash may leave stale or missing at no cost to a backup.
+ */
+export async function replaceReportFile(target: string, text: string, mode: number): Promise<void> {
+  const tmpPath = `${target}${TMP_SUFFIX}`;
+  await fs.writeFile(tmpPath, text, { mode });
+  await fs.rename(tmpPath, target);
+}
+
 export async function writeBytesAtomic(target: string, mode: number, bytes: Uint8Array): Promise<void> {
   await writeFileAtomic(target, mode, (handle) => writeAll(handle, bytes, 0));
 }
