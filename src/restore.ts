@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf } from './errors.js';
-import { fsyncDir, pathExists, writeAll } from './fsx/atomic.js';
+import { fsyncPath, pathExists, writeAll } from './fsx/atomic.js';
 import { decodeLz4Frame } from './lz4/frame.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
 import { snapshotKey, walSegmentKey } from './replica/layout.js';
@@ -57,7 +57,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     for (const segments of plan.walIndexes) await applyWalIndex(options.client, tmpPath, segments, progress);
     checkIntegrity(tmpPath, plan);
     await fs.rename(tmpPath, outputPath);
-    await fsyncDir(path.dirname(outputPath));
+    await fsyncPath(path.dirname(outputPath));
     return { restored: true, outputPath, plan, byteCount: progress.byteCount };
   } finally {
     await removeDatabaseFiles(tmpPath);

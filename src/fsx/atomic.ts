@@ -11,8 +11,9 @@ import { borrowBuffer, returnBuffer, withBuffers } from './buffer-pool.js';
 
 const TMP_NAME = /\.tmp(-wal|-shm)?$/;
 
-export async function fsyncDir(dirPath: string): Promise<void> {
-  const handle = await fs.open(dirPath, 'r');
+/** Flushes a file or a directory to disk. */
+export async function fsyncPath(filePath: string): Promise<void> {
+  const handle = await fs.open(filePath, 'r');
   try {
     await handle.sync();
   } finally {
@@ -39,7 +40,7 @@ export async function makeDirDurable(dirPath: string, mode: number): Promise<voi
       // Another walsync process (a one-shot started at the same moment) made it first.
       if (systemErrorCode(error) !== 'EEXIST') throw error;
     }
-    await fsyncDir(path.dirname(dir));
+    await fsyncPath(path.dirname(dir));
   }
 }
 
@@ -67,7 +68,7 @@ export async function writeFileAtomic<T>(
   }
   await handle.close();
   await fs.rename(tmpPath, target);
-  await fsyncDir(path.dirname(target));
+  await fsyncPath(path.dirname(target));
   return result;
 }
 

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { LiveDb } from '../db/live-db.js';
+import type { CheckpointMode, LiveDb } from '../db/live-db.js';
 import { WalsyncError, isNotFound } from '../errors.js';
-import { makeDirDurable, readRange, removeTmpFiles } from '../fsx/atomic.js';
+import { fsyncPath, makeDirDurable, readRange, removeTmpFiles } from '../fsx/atomic.js';
 import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { WalHeader } from '../wal/format.js';
@@ -92,6 +92,8 @@ interface SyncRun {
   /** Where the previous sync in this process (or this sync's unlocked copy) left the shadow. */
   readonly cachedCursor?: ShadowCursor;
   count: CopyCount;
+  /** The shadow file appended to under the lock, fsynced once the lock is gone. */
+  unsyncedShadowPath?: string;
   cutBackByteCount: number;
   newGenerationReason?: string;
 }
@@ -109,12 +111,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
   if (unlocked) options.onUnlockedCopy?.(unlocked.cursor);
   const { wal, header } = await lockWithWalHeader(db);
-  const lockedAt = process.hrtime.bigint();
-  let copiedByteCount = 0;
   try {
-    // Debris only comes from a killed process, so the first sync of each process clears it;
-    // later ones must not, or they would race this process's own temp files.
-    const removedTmpCount = options.cursor ? 0 : await removeTmpFiles(options.metaDir);
     const run: SyncRun = {
       db,
       options,
@@ -124,45 +121,107 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
       count: unlocked?.count ?? NOTHING_COPIED,
       cutBackByteCount: 0,
     };
-    const resolution = await resolveCursor(run, header);
-    let cursor =
-      resolution.kind === 'continue'
-        ? await appendCommitted(run, resolution.cursor)
-        : await startGeneration(run, header, resolution.reason);
-    let checkpoint: SyncShadowResult['checkpoint'];
-    let shadowChangedAtMs = await shadowMtimeMs(run, cursor);
-    const mode = checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, header.pageSize), now(options) - shadowChangedAtMs);
-    if (mode) {
-      const outcome = await checkpointAndContinue(run, cursor, mode);
-      cursor = outcome.cursor;
-      checkpoint = { mode, restarted: outcome.restarted };
-      shadowChangedAtMs = await shadowMtimeMs(run, cursor);
-    }
-    copiedByteCount = run.count.byteCount;
-    quietMarks.set(db, { cursor, dataVersion: db.dataVersion(), shadowChangedAtMs });
-    return {
-      dbPath: db.dbPath,
-      generationId: cursor.generationId,
-      index: cursor.index,
-      offset: cursor.end.offset,
-      frameCount: run.count.frameCount,
-      transactionCount: run.count.transactionCount,
-      byteCount: run.count.byteCount,
-      newGenerationReason: run.newGenerationReason,
-      checkpoint,
-      cutBackByteCount: run.cutBackByteCount,
-      removedTmpCount,
-      cursor,
-    };
+    const locked = await syncUnderLock(run, header, unlocked?.count.byteCount ?? 0);
+    return await finishAfterLock(run, locked);
   } finally {
     await wal.close();
-    releaseLocks(db, copiedByteCount > 0);
-    options.log.debug('write lock released', {
-      db: db.dbPath,
+  }
+}
+
+/** What a sync did under the write lock, and what it left for after: nothing the app has to wait for. */
+interface LockedSync {
+  readonly cursor: ShadowCursor;
+  readonly checkpoint?: { readonly mode: CheckpointMode; readonly restarted: boolean };
+  /** Set when walsync restarted the WAL: the header the next shadow index starts from. */
+  readonly nextIndexHeader?: WalHeader;
+  readonly dataVersion: number;
+  readonly shadowChangedAtMs: number;
+  readonly removedTmpCount: number;
+}
+
+async function syncUnderLock(run: SyncRun, header: WalHeader, unlockedByteCount: number): Promise<LockedSync> {
+  const lockedAt = process.hrtime.bigint();
+  let walGrew = false;
+  try {
+    const locked = await copyAndCheckpoint(run, header);
+    walGrew = run.count.byteCount > 0;
+    return locked;
+  } finally {
+    releaseLocks(run.db, walGrew);
+    run.options.log.debug('write lock released', {
+      db: run.db.dbPath,
       lockMs: Number(process.hrtime.bigint() - lockedAt) / 1e6,
-      unlockedBytes: unlocked?.count.byteCount ?? 0,
+      unlockedBytes: unlockedByteCount,
     });
   }
+}
+
+/**
+ * The part of a sync that needs the app's writes held off: prove continuity,
+ * copy the last frames and checkpoint. What the app would only wait on
+ * (fsyncing those frames, creating the next shadow index) comes after.
+ */
+async function copyAndCheckpoint(run: SyncRun, header: WalHeader): Promise<LockedSync> {
+  const { db, options } = run;
+  // Debris only comes from a killed process, so the first sync of each process clears it;
+  // later ones must not, or they would race this process's own temp files.
+  const removedTmpCount = options.cursor ? 0 : await removeTmpFiles(options.metaDir);
+  const resolution = await resolveCursor(run, header);
+  const cursor =
+    resolution.kind === 'continue' ? await appendCommitted(run, resolution.cursor) : await startGeneration(run, header, resolution.reason);
+  const shadowChangedAtMs = await shadowMtimeMs(run, cursor);
+  const mode = checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, header.pageSize), now(options) - shadowChangedAtMs);
+  if (!mode) return { cursor, dataVersion: db.dataVersion(), shadowChangedAtMs, removedTmpCount };
+  const outcome = await checkpointAndContinue(run, cursor, mode);
+  if (outcome.kind === 'next-index') {
+    const checkpoint = { mode, restarted: true };
+    return { cursor, checkpoint, nextIndexHeader: outcome.header, dataVersion: db.dataVersion(), shadowChangedAtMs, removedTmpCount };
+  }
+  return {
+    cursor: outcome.cursor,
+    checkpoint: { mode, restarted: outcome.kind === 'new-generation' },
+    dataVersion: db.dataVersion(),
+    shadowChangedAtMs: await shadowMtimeMs(run, outcome.cursor),
+    removedTmpCount,
+  };
+}
+
+/**
+ * Makes the frames copied under the lock durable, then starts the next shadow
+ * index if walsync restarted the WAL, in that order: a shadow index only ever
+ * follows a complete one. The pin, taken in the new cycle before the lock
+ * went, stops anyone from restarting the WAL again meanwhile.
+ */
+async function finishAfterLock(run: SyncRun, locked: LockedSync): Promise<SyncShadowResult> {
+  const { db, options } = run;
+  if (run.unsyncedShadowPath) await fsyncPath(run.unsyncedShadowPath);
+  let { cursor, shadowChangedAtMs } = locked;
+  if (locked.nextIndexHeader) {
+    cursor = await createShadowIndex(run, cursor.generationId, cursor.index + 1, locked.nextIndexHeader);
+    shadowChangedAtMs = await shadowMtimeMs(run, cursor);
+    options.log.info('checkpoint', {
+      db: db.dbPath,
+      generation: cursor.generationId,
+      mode: locked.checkpoint!.mode,
+      restarted: true,
+      index: formatIndex(cursor.index),
+    });
+  }
+  quietMarks.set(db, { cursor, dataVersion: locked.dataVersion, shadowChangedAtMs });
+  return {
+    dbPath: db.dbPath,
+    generationId: cursor.generationId,
+    index: cursor.index,
+    offset: cursor.end.offset,
+    frameCount: run.count.frameCount,
+    transactionCount: run.count.transactionCount,
+    byteCount: run.count.byteCount,
+    newGenerationReason: run.newGenerationReason,
+    checkpoint: locked.checkpoint,
+    cutBackByteCount: run.cutBackByteCount,
+    removedTmpCount: locked.removedTmpCount,
+    cursor,
+  };
 }
 
 /**
@@ -324,7 +383,9 @@ async function proveContinuity(run: SyncRun, cursor: ShadowCursor, walHeader: Wa
 /** Appends every transaction committed after the cursor to the current shadow WAL. */
 async function appendCommitted(run: SyncRun, cursor: ShadowCursor): Promise<ShadowCursor> {
   const shadowPath = shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index);
-  const appended = await appendCommittedFrames(run.wal, shadowPath, cursor);
+  // Not fsynced here: the app would wait for it. finishAfterLock syncs the file.
+  const appended = await appendCommittedFrames(run.wal, shadowPath, cursor, { sync: false });
+  if (appended.count.byteCount > 0) run.unsyncedShadowPath = shadowPath;
   run.count = addCounts(run.count, appended.count);
   return appended.cursor;
 }
@@ -356,42 +417,32 @@ function now(options: SyncShadowOptions): number {
   return options.now?.() ?? Date.now();
 }
 
+type CheckpointOutcome =
+  | { kind: 'same-cycle'; cursor: ShadowCursor }
+  | { kind: 'next-index'; header: WalHeader }
+  | { kind: 'new-generation'; cursor: ShadowCursor };
+
 /**
  * Checkpoints, then classifies what the WAL looks like afterwards: the same
  * cycle (continue the index), a restart with provably nothing lost before it
- * (next index, same generation), or anything else (a new generation: walsync
- * cannot prove nothing was lost).
+ * (next index, same generation, started once the lock is gone), or anything
+ * else (a new generation: walsync cannot prove nothing was lost).
  */
-async function checkpointAndContinue(
-  run: SyncRun,
-  cursor: ShadowCursor,
-  mode: 'PASSIVE' | 'TRUNCATE',
-): Promise<{ cursor: ShadowCursor; restarted: boolean }> {
+async function checkpointAndContinue(run: SyncRun, cursor: ShadowCursor, mode: CheckpointMode): Promise<CheckpointOutcome> {
   const { restartedByWalsync } = await checkpointAndRestart(run.db, mode);
-  const log = run.options.log;
   const after = await readWalFileHeader(run.wal);
   if (after.kind === 'ok' && sameWalHeader(after.header, cursor.header)) {
-    log.info('checkpoint', { db: run.db.dbPath, generation: cursor.generationId, mode, restarted: false });
-    return { cursor: await appendCommitted(run, cursor), restarted: false };
+    run.options.log.info('checkpoint', { db: run.db.dbPath, generation: cursor.generationId, mode, restarted: false });
+    return { kind: 'same-cycle', cursor: await appendCommitted(run, cursor) };
   }
   const provenRestart =
     after.kind === 'ok' &&
     isWalRestartOf(after.header, cursor.header) &&
     (restartedByWalsync || (mode === 'PASSIVE' && (await nothingAppendedBeforeRestart(run, cursor, after.header))));
-  if (after.kind === 'ok' && provenRestart) {
-    const next = await createShadowIndex(run, cursor.generationId, cursor.index + 1, after.header);
-    log.info('checkpoint', {
-      db: run.db.dbPath,
-      generation: cursor.generationId,
-      mode,
-      restarted: true,
-      index: formatIndex(next.index),
-    });
-    return { cursor: next, restarted: true };
-  }
+  if (after.kind === 'ok' && provenRestart) return { kind: 'next-index', header: after.header };
   const reason = "WAL restarted by another connection during walsync's checkpoint";
   const header = after.kind === 'ok' ? after.header : await mustHaveHeader(run);
-  return { cursor: await startGeneration(run, header, reason), restarted: true };
+  return { kind: 'new-generation', cursor: await startGeneration(run, header, reason) };
 }
 
 /**

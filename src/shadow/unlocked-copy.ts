@@ -46,6 +46,10 @@ export async function copyWithoutLock(
       // Backfill up to a fresh pin now, so the locked checkpoint has only the last frames left.
       db.pinWal();
       db.checkpoint('PASSIVE');
+      // The locked checkpoint syncs the WAL before it backfills: flushing what the app wrote
+      // meanwhile now leaves that sync only the frames of the last instant, and the app
+      // waits for walsync's lock milliseconds instead of tens of them.
+      await wal.datasync();
       copied = await copyUntilQuiet(wal, shadowPath, copied);
     }
     return copied;
