@@ -92,8 +92,8 @@ interface SyncRun {
   /** Where the previous sync in this process (or this sync's unlocked copy) left the shadow. */
   readonly cachedCursor?: ShadowCursor;
   count: CopyCount;
-  /** The shadow file appended to under the lock, fsynced once the lock is gone. */
-  unsyncedShadowPath?: string;
+  /** Shadow files appended to without fsync: synced once the lock is gone. */
+  readonly unsyncedShadowPaths: Set<string>;
   cutBackByteCount: number;
   newGenerationReason?: string;
 }
@@ -109,23 +109,40 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
   const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
-  if (unlocked) options.onUnlockedCopy?.(unlocked.cursor);
-  const { wal, header } = await lockWithWalHeader(db);
-  try {
-    const run: SyncRun = {
-      db,
-      options,
-      modes,
-      wal,
-      cachedCursor: unlocked?.cursor ?? options.cursor,
-      count: unlocked?.count ?? NOTHING_COPIED,
-      cutBackByteCount: 0,
-    };
-    const locked = await syncUnderLock(run, header, unlocked?.count.byteCount ?? 0);
-    return await finishAfterLock(run, locked);
-  } finally {
-    await wal.close();
+  const unsyncedShadowPaths = new Set<string>();
+  if (unlocked && unlocked.count.byteCount > 0) {
+    unsyncedShadowPaths.add(shadowWalPath(options.metaDir, unlocked.cursor.generationId, unlocked.cursor.index));
   }
+  try {
+    if (unlocked) options.onUnlockedCopy?.(unlocked.cursor);
+    const { wal, header } = await lockWithWalHeader(db);
+    try {
+      const run: SyncRun = {
+        db,
+        options,
+        modes,
+        wal,
+        cachedCursor: unlocked?.cursor ?? options.cursor,
+        count: unlocked?.count ?? NOTHING_COPIED,
+        unsyncedShadowPaths,
+        cutBackByteCount: 0,
+      };
+      const locked = await syncUnderLock(run, header, unlocked?.count.byteCount ?? 0);
+      return await finishAfterLock(run, locked);
+    } finally {
+      await wal.close();
+    }
+  } catch (error) {
+    // A later sync may find nothing to copy and ship these bytes as they are: they must be on
+    // disk first, as on the way that succeeds. The sync's own error is the one to report.
+    await fsyncShadowFiles(unsyncedShadowPaths).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function fsyncShadowFiles(paths: Set<string>): Promise<void> {
+  for (const shadowPath of paths) await fsyncPath(shadowPath);
+  paths.clear();
 }
 
 /** What a sync did under the write lock, and what it left for after: nothing the app has to wait for. */
@@ -187,14 +204,14 @@ async function copyAndCheckpoint(run: SyncRun, header: WalHeader): Promise<Locke
 }
 
 /**
- * Makes the frames copied under the lock durable, then starts the next shadow
+ * Makes the frames this sync copied durable, then starts the next shadow
  * index if walsync restarted the WAL, in that order: a shadow index only ever
  * follows a complete one. The pin, taken in the new cycle before the lock
  * went, stops anyone from restarting the WAL again meanwhile.
  */
 async function finishAfterLock(run: SyncRun, locked: LockedSync): Promise<SyncShadowResult> {
   const { db, options } = run;
-  if (run.unsyncedShadowPath) await fsyncPath(run.unsyncedShadowPath);
+  await fsyncShadowFiles(run.unsyncedShadowPaths);
   let { cursor, shadowChangedAtMs } = locked;
   if (locked.nextIndexHeader) {
     cursor = await createShadowIndex(run, cursor.generationId, cursor.index + 1, locked.nextIndexHeader);
@@ -385,7 +402,7 @@ async function appendCommitted(run: SyncRun, cursor: ShadowCursor): Promise<Shad
   const shadowPath = shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index);
   // Not fsynced here: the app would wait for it. finishAfterLock syncs the file.
   const appended = await appendCommittedFrames(run.wal, shadowPath, cursor, { sync: false });
-  if (appended.count.byteCount > 0) run.unsyncedShadowPath = shadowPath;
+  if (appended.count.byteCount > 0) run.unsyncedShadowPaths.add(shadowPath);
   run.count = addCounts(run.count, appended.count);
   return appended.cursor;
 }
