@@ -46,7 +46,7 @@ export const SEQ_TABLE = '_walsync_seq';
  * Attempts at the write lock come 1 ms apart at first: a busy app holds it
  * for moments, one transaction at a time, and a few attempts find it free.
  * SQLite's own busy handler spacing (growing to 100 ms) let whole streaks of
- * the app's transactions through, up to 340 ms of them measured under load,
+ * the app's transactions through, up to 2.6 s of them measured under load,
  * and walsync copied every byte of those under the lock, keeping the app
  * waiting in turn. Past the fast attempts the app is in one long
  * transaction, and the waits grow as SQLite's do; the last one repeats.

@@ -113,23 +113,21 @@ export async function createShadowWal(
 
 /**
  * Appends every transaction the real WAL committed after the cursor to the
- * shadow file `shadowPath`, at the same offsets, and fsyncs (unless the
- * caller does so itself later: `sync: false`). Writes only whole
+ * shadow file `shadowPath`, at the same offsets. Writes only whole
  * transactions and never truncates, so two writers copying the same WAL
- * cycle write the same bytes.
+ * cycle write the same bytes. Does not fsync: a sync appends in several
+ * steps, some under the app's write lock, and fsyncs once at its end.
  */
 export async function appendCommittedFrames(
   realWal: FileHandle,
   shadowPath: string,
   cursor: ShadowCursor,
-  { sync = true }: { sync?: boolean } = {},
 ): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
   if (!(await hasFrameAfter(realWal, cursor.header, cursor.end))) return { cursor, count: NOTHING_COPIED };
   const handle = await fs.open(shadowPath, 'r+');
   let walk: WalkState;
   try {
     walk = await copyCommitted(realWal, handle, cursor.header, cursor.end);
-    if (sync && walk.commitEnd.offset > cursor.end.offset) await handle.sync();
   } finally {
     await handle.close();
   }

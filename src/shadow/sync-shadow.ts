@@ -400,8 +400,8 @@ async function proveContinuity(run: SyncRun, cursor: ShadowCursor, walHeader: Wa
 /** Appends every transaction committed after the cursor to the current shadow WAL. */
 async function appendCommitted(run: SyncRun, cursor: ShadowCursor): Promise<ShadowCursor> {
   const shadowPath = shadowWalPath(run.options.metaDir, cursor.generationId, cursor.index);
-  // Not fsynced here: the app would wait for it. finishAfterLock syncs the file.
-  const appended = await appendCommittedFrames(run.wal, shadowPath, cursor, { sync: false });
+  // Not fsynced here, where the app would wait for it: finishAfterLock syncs the file.
+  const appended = await appendCommittedFrames(run.wal, shadowPath, cursor);
   if (appended.count.byteCount > 0) run.unsyncedShadowPaths.add(shadowPath);
   run.count = addCounts(run.count, appended.count);
   return appended.cursor;

@@ -66,9 +66,9 @@ async function copyUntilQuiet(
 ): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
   let state = from;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    // Not fsynced round by round: a round would take as long as the app needs to write the
-    // next one's bytes. syncShadow fsyncs the shadow once, after the lock.
-    const appended = await appendCommittedFrames(wal, shadowPath, state.cursor, { sync: false });
+    // Not fsynced round by round (syncShadow fsyncs once, after the lock): a round would
+    // take as long as the app needs to write the next one's bytes.
+    const appended = await appendCommittedFrames(wal, shadowPath, state.cursor);
     state = { cursor: appended.cursor, count: addCounts(state.count, appended.count) };
     if (appended.count.byteCount < QUIET_BYTE_COUNT) break;
   }
