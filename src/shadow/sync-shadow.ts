@@ -89,7 +89,7 @@ interface SyncRun {
   readonly options: SyncShadowOptions;
   readonly modes: ShadowModes;
   readonly wal: FileHandle;
-  /** Where the previous sync in this process (or this sync's unlocked copy) left the shadow. */
+  /** Where the previous sync in this process, this sync's unlocked copy or its read of the shadow before the lock left the shadow. */
   readonly cachedCursor?: ShadowCursor;
   count: CopyCount;
   /** Shadow files appended to without fsync: synced once the lock is gone. */
@@ -108,7 +108,8 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
   quietMarks.delete(db);
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(options.metaDir, modes);
-  const unlocked = options.cursor ? await copyWithoutLock(db, options.metaDir, options.policy, options.cursor) : undefined;
+  const startCursor = options.cursor ?? (await shadowEndOnDisk(options.metaDir));
+  const unlocked = startCursor ? await copyWithoutLock(db, options.metaDir, options.policy, startCursor) : undefined;
   const unsyncedShadowPaths = new Set<string>();
   if (unlocked && unlocked.count.byteCount > 0) {
     unsyncedShadowPaths.add(shadowWalPath(options.metaDir, unlocked.cursor.generationId, unlocked.cursor.index));
@@ -122,7 +123,7 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
         options,
         modes,
         wal,
-        cachedCursor: unlocked?.cursor ?? options.cursor,
+        cachedCursor: unlocked?.cursor ?? startCursor,
         count: unlocked?.count ?? NOTHING_COPIED,
         unsyncedShadowPaths,
         cutBackByteCount: 0,
@@ -343,15 +344,37 @@ async function listGenerationDirs(metaDir: string): Promise<string[]> {
   }
 }
 
+/**
+ * Where the shadow ends as an earlier process left it, read before the lock,
+ * so that a process's first sync copies what the app committed since
+ * without holding the app up: the first sync after a restart may find a
+ * large WAL. Undefined whenever the locked path has something to decide: no
+ * generation, no shadow file, damage, or a torn tail to cut back.
+ */
+async function shadowEndOnDisk(metaDir: string): Promise<ShadowCursor | undefined> {
+  const lookup = await readGeneration(metaDir);
+  if (lookup.kind !== 'ok') return undefined;
+  const index = await newestShadowIndex(metaDir, lookup.generationId);
+  if (index === undefined) return undefined;
+  const inspection = await inspectShadowWal(shadowWalPath(metaDir, lookup.generationId, index));
+  if (inspection.kind !== 'ok' || inspection.tailSize > 0) return undefined;
+  const { header, end, lastFrame } = inspection;
+  return { generationId: lookup.generationId, index, header, end, lastFrame };
+}
+
+async function newestShadowIndex(metaDir: string, generationId: string): Promise<number | undefined> {
+  const indexes = await listShadowIndexes(metaDir, generationId);
+  return indexes[indexes.length - 1];
+}
+
 /** The end of the newest shadow WAL of a generation, trusting this process's cursor when the file is as it left it. */
 async function readShadowEnd(run: SyncRun, generationId: string): Promise<Resolution> {
   const { metaDir } = run.options;
   const cached = run.cachedCursor;
-  const indexes = await listShadowIndexes(metaDir, generationId);
-  if (indexes.length === 0) {
+  const index = await newestShadowIndex(metaDir, generationId);
+  if (index === undefined) {
     return { kind: 'diverged', reason: `shadow WAL of generation ${generationId} is missing (${shadowWalDirPath(metaDir, generationId)})` };
   }
-  const index = indexes[indexes.length - 1]!;
   const shadowPath = shadowWalPath(metaDir, generationId, index);
   if (cached && cached.generationId === generationId && cached.index === index) {
     const { size } = await fs.stat(shadowPath);
