@@ -1,5 +1,5 @@
 /**
- * Replicas written by the real Litestream 0.3.13 (../shared/fixtures) restore
+ * Replicas written by the real Litestream 0.3.13 (test/fixtures, copied from the fixtures our CI machines keep) restore
  * with walsync to exactly the database Litestream restores.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { runCli } from '../helpers/cli.js';
 import { integrityCheck } from '../helpers/shadow.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const fixtures = fileURLToPath(new URL('../../../../shared/fixtures/litestream-0.3.13/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/litestream-0.3.13/', import.meta.url));
 
 function notes(dbPath: string): unknown[] {
   const db = new Database(dbPath, { readonly: true });
