@@ -25,6 +25,7 @@ export async function run(ctx: JobContext): Promise<SyncJobResult> {
     onUnlockedCopy: (cursor) => (ctx.state.cursor = cursor),
   });
   ctx.state.cursor = result.cursor;
+  ctx.state.shadowByteCount = (ctx.state.shadowByteCount ?? 0) + result.byteCount;
   const replicas: ReplicateResult[] = [];
   let failure: unknown;
   for (const target of ctx.replicas) {

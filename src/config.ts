@@ -41,6 +41,8 @@ export interface ReplicaConfig {
 export interface DbConfig {
   readonly path: string;
   readonly metaPath?: string;
+  /** Restore a missing database from its first replica that has one before `run --exec` starts the app. */
+  readonly restoreIfDbNotExists: boolean;
   readonly busyTimeoutMs: number;
   readonly checkpoint: CheckpointPolicy;
   readonly replicas: readonly ReplicaConfig[];
@@ -50,20 +52,31 @@ export interface Config {
   readonly file: string;
   readonly logging: { readonly level: LogLevel; readonly format: LogFormat };
   readonly addr?: string;
+  readonly health: HealthConfig;
+  /** The app `walsync run` starts as its child once every database is open (Litestream's -exec). */
+  readonly exec?: string;
   readonly dbs: readonly DbConfig[];
+}
+
+export interface HealthConfig {
+  readonly maxLagMs: number;
+  readonly heartbeatUrl?: string;
+  readonly heartbeatIntervalMs: number;
 }
 
 /** Every default, in one place (README "Configuration" lists them). */
 export const DEFAULTS = {
   logging: { level: 'info' as LogLevel, format: 'text' as LogFormat },
   busyTimeout: '5s',
+  health: { maxLag: '1m', heartbeatInterval: '1m' },
   checkpoint: { minPages: DEFAULT_CHECKPOINT_POLICY.minPageCount, truncatePages: DEFAULT_CHECKPOINT_POLICY.truncatePageCount, idleInterval: '1m' },
   replica: { syncInterval: '1s', snapshotInterval: '24h', retention: '24h', retentionCheckInterval: '1h' },
 } as const;
 
-const TOP_KEYS = ['dbs', 'logging', 'addr'];
+const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec'];
+const HEALTH_KEYS = ['max-lag'];
 const LOGGING_KEYS = ['level', 'format'];
-const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas'];
+const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas', 'restore-if-db-not-exists'];
 const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
 const S3_KEYS = ['bucket', 'region', 'endpoint', 'force-path-style', 'access-key-id', 'secret-access-key', 'skip-verify'];
 const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', ...S3_KEYS];
@@ -185,10 +198,24 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const top = reader.object(document.toJS(), '', TOP_KEYS) ?? {};
   const logging = readLogging(reader, top.logging);
   const addr = reader.string(top.addr, 'addr');
+  const health = readHealth(reader, top);
+  const exec = reader.string(top.exec, 'exec');
+  if (exec !== undefined && exec.trim() === '') reader.problem('exec', 'is empty');
   const dbs = readDbs(reader, top.dbs, path.dirname(file));
   checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { file, logging, addr, dbs };
+  return { file, logging, addr, health, exec, dbs };
+}
+
+function readHealth(reader: Reader, top: Raw): HealthConfig {
+  const raw = reader.object(top.health, 'health', HEALTH_KEYS) ?? {};
+  const maxLagMs = reader.duration(raw['max-lag'], 'health.max-lag', DEFAULTS.health.maxLag) ?? 0;
+  if (maxLagMs <= 0) reader.problem('health.max-lag', 'must be longer than 0');
+  const heartbeatUrl = reader.string(top['heartbeat-url'], 'heartbeat-url');
+  if (heartbeatUrl !== undefined && !/^https?:\/\/[^/]/.test(heartbeatUrl)) reader.problem('heartbeat-url', 'is not an http:// or https:// URL');
+  const heartbeatIntervalMs = reader.duration(top['heartbeat-interval'], 'heartbeat-interval', DEFAULTS.health.heartbeatInterval) ?? 0;
+  if (heartbeatIntervalMs <= 0) reader.problem('heartbeat-interval', 'must be longer than 0');
+  return { maxLagMs, heartbeatUrl, heartbeatIntervalMs };
 }
 
 /**
@@ -260,6 +287,7 @@ function readDbs(reader: Reader, value: unknown, baseDir: string): DbConfig[] {
       {
         path: absolute,
         metaPath: metaPath ? path.resolve(baseDir, metaPath) : undefined,
+        restoreIfDbNotExists: reader.boolean(raw['restore-if-db-not-exists'], `${key}.restore-if-db-not-exists`) ?? false,
         busyTimeoutMs: reader.duration(raw['busy-timeout'], `${key}.busy-timeout`, DEFAULTS.busyTimeout) ?? 0,
         checkpoint: {
           minPageCount: reader.pageCount(checkpoint['min-pages'], `${key}.checkpoint.min-pages`, DEFAULTS.checkpoint.minPages),

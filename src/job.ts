@@ -22,6 +22,8 @@ export interface DbJobState {
   cursor?: ShadowCursor;
   /** The last sync deleted every local shadow WAL of this generation below this index (all replicas held them). */
   shadowDeletedBelow?: { generationId: string; index: number };
+  /** WAL bytes this process has copied into the shadow, which a replica that has not synced since lags by. */
+  shadowByteCount?: number;
 }
 
 /** A replica of this database, with what this process remembers of it. */

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { SyncJobResult } from '../jobs/sync.js';
 import { WalsyncError, messageOf } from './errors.js';
+import type { HealthReport } from './health.js';
 import { walPathFor } from './layout.js';
 import type { RequestCounts } from './replica/request-counter.js';
 import { REQUEST_OPERATIONS } from './replica/request-counter.js';
@@ -30,6 +31,38 @@ export class Metrics {
   private readonly replicaTransfer = this.counter('walsync_replica_transfer_bytes_total', 'Bytes sent to and received from the replica', ['db', 'replica', 'direction']);
   /** The counts last reported per (db, replica): prom-client counters take increments. */
   private readonly reportedRequests = new Map<string, RequestCounts>();
+  /** The running runner's health, read at each scrape so the lag is as of the scrape. */
+  private health: (() => HealthReport) | undefined;
+
+  constructor() {
+    this.healthGauge('walsync_replica_lag_seconds', 'Seconds since the replica last held everything in the shadow', (r) => r.lagSeconds);
+    this.healthGauge('walsync_replica_last_success_timestamp_seconds', 'When a sync to the replica last succeeded (Unix time)', (r) =>
+      r.lastSuccess === undefined ? undefined : Date.parse(r.lastSuccess) / 1000,
+    );
+  }
+
+  reportHealth(source: () => HealthReport): void {
+    this.health = source;
+  }
+
+  private healthGauge(name: string, help: string, value: (replica: HealthReport['dbs'][number]['replicas'][number]) => number | undefined) {
+    const metrics = this;
+    return new Gauge({
+      name,
+      help,
+      labelNames: ['db', 'replica'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const db of metrics.health?.().dbs ?? []) {
+          for (const replica of db.replicas) {
+            const seconds = value(replica);
+            if (seconds !== undefined) this.set({ db: db.db, replica: replica.replica }, seconds);
+          }
+        }
+      },
+    });
+  }
 
   private gauge(name: string, help: string, labelNames: string[]) {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
@@ -71,11 +104,20 @@ export class Metrics {
   }
 }
 
-/** Serves /metrics at `addr` (`:9090` for every interface, or `host:port`). */
-export async function serveMetrics(addr: string, metrics: Metrics): Promise<http.Server> {
+/**
+ * Serves /metrics and /healthz (200 while every replica is healthy, else
+ * 503, with the same JSON body) at `addr` (`:9090` for every interface, or `host:port`).
+ */
+export async function serveMetrics(addr: string, metrics: Metrics, health: () => HealthReport | undefined): Promise<http.Server> {
   const match = /^(.*):(\d+)$/.exec(addr);
   if (!match) throw new WalsyncError('CONFIG_INVALID', `addr: ${JSON.stringify(addr)} is not host:port or :port`);
   const server = http.createServer((request, response) => {
+    if (request.url === '/healthz') {
+      // Undefined while the databases are still being opened: not yet backing anything up.
+      const report = health() ?? { healthy: false, starting: true };
+      response.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
     if (request.url !== '/metrics') {
       response.writeHead(404).end();
       return;

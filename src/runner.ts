@@ -5,6 +5,7 @@
  * is skipped and logged (croner `protect`), never stacked; a failing job is
  * logged, counted and retried with backoff on later ticks.
  */
+import fs from 'node:fs/promises';
 import { Cron } from 'croner';
 import { run as runRetention } from '../jobs/retention.js';
 import { run as runSnapshot } from '../jobs/snapshot.js';
@@ -12,6 +13,7 @@ import { run as runSync } from '../jobs/sync.js';
 import type { SyncJobResult } from '../jobs/sync.js';
 import type { Config, DbConfig, Schedule } from './config.js';
 import { WalsyncError, messageOf } from './errors.js';
+import { HealthBook, startHeartbeat } from './health.js';
 import type { JobContext } from './job.js';
 import { openJobContext } from './job.js';
 import type { Logger } from './log.js';
@@ -27,6 +29,15 @@ export interface Runner {
   stop(): Promise<void>;
 }
 
+/** The runner as this process runs it, where /healthz and the metrics read its health. */
+export interface LocalRunner extends Runner {
+  /** Whether each replica keeps up. */
+  readonly health: HealthBook;
+}
+
+/** How often a replica's turning late (or back) is looked for, between the syncs that also look. */
+const HEALTH_CHECK_MS = 1000;
+
 const MAX_BACKOFF_MS = 60_000;
 
 interface DbRun {
@@ -35,28 +46,83 @@ interface DbRun {
   readonly status: JobStatusBook;
   readonly crons: Cron[];
   readonly metrics?: Metrics;
+  readonly health: HealthBook;
   /** Jobs of one database run one after another. */
   queue: Promise<unknown>;
 }
 
-export async function createRunner(config: Config, log: Logger, metrics?: Metrics): Promise<Runner> {
+export interface RunnerOptions {
+  readonly metrics?: Metrics;
+  /**
+   * Start a database that does not exist yet once its app has created it
+   * (`run --exec`, where the app starts only after the runner), instead of refusing it.
+   */
+  readonly waitForMissing?: boolean;
+}
+
+/** How often a database that does not exist yet is looked for. */
+const MISSING_DB_POLL_MS = 500;
+
+export async function createRunner(config: Config, log: Logger, options: RunnerOptions = {}): Promise<LocalRunner> {
+  const { metrics } = options;
+  const health = new HealthBook(config.health.maxLagMs, log);
   const runs: DbRun[] = [];
+  const waiting: (() => Promise<void>)[] = [];
   try {
-    for (const db of config.dbs) runs.push(await startDb(db, log, metrics));
+    for (const db of config.dbs) {
+      if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(ready, log, metrics, health).then((run) => void runs.push(run))));
+      else runs.push(await startDb(db, log, metrics, health));
+    }
   } catch (error) {
-    await Promise.allSettled(runs.map((run) => stopDb(run, log, false)));
+    await Promise.allSettled([...waiting.map((stopWaiting) => stopWaiting()), ...runs.map((run) => stopDb(run, log, false))]);
     throw error;
   }
+  metrics?.reportHealth(() => health.report());
+  const healthTimer = setInterval(() => health.logTurns(), HEALTH_CHECK_MS);
+  healthTimer.unref();
+  const { heartbeatUrl, heartbeatIntervalMs } = config.health;
+  const stopHeartbeat = heartbeatUrl ? startHeartbeat(heartbeatUrl, heartbeatIntervalMs, () => health.report().healthy, log) : () => undefined;
   let stopping: Promise<void> | undefined;
   return {
+    health,
     stop() {
-      stopping ??= Promise.all(runs.map((run) => stopDb(run, log, true))).then(() => undefined);
+      clearInterval(healthTimer);
+      stopHeartbeat();
+      stopping ??= Promise.all(waiting.map((stopWaiting) => stopWaiting()))
+        .then(() => Promise.all(runs.map((run) => stopDb(run, log, true))))
+        .then(() => undefined);
       return stopping;
     },
   };
 }
 
-async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined): Promise<DbRun> {
+/** A database file with something in it: an app that just created it has at least written its header. */
+async function hasDatabase(dbPath: string): Promise<boolean> {
+  return ((await fs.stat(dbPath).catch(() => undefined))?.size ?? 0) > 0;
+}
+
+/** Polls until the database exists, then starts it; the function returned stops waiting (and waits for a start under way). */
+function waitForDb(db: DbConfig, log: Logger, start: (db: DbConfig) => Promise<void>): () => Promise<void> {
+  log.info('database does not exist yet; waiting for the app to create it', { db: db.path });
+  let starting: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (starting) return;
+    starting = hasDatabase(db.path).then(async (exists) => {
+      if (!exists) {
+        starting = undefined;
+        return;
+      }
+      clearInterval(timer);
+      await start(db).catch((error) => log.error('database could not be started', { db: db.path, error: messageOf(error) }));
+    });
+  }, MISSING_DB_POLL_MS);
+  return async () => {
+    clearInterval(timer);
+    await starting;
+  };
+}
+
+async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined, health: HealthBook): Promise<DbRun> {
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
     policy: db.checkpoint,
@@ -66,11 +132,12 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined):
     replicaUrls: db.replicas.map((replica) => replica.location),
     lock: { role: 'daemon', what: 'run' },
   });
-  const run: DbRun = { config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics };
+  const run: DbRun = { config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics, health };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
     const label = replica?.name ?? 'shadow';
+    health.addReplica(ctx.db.dbPath, label, () => ctx.state.shadowByteCount ?? 0);
     const client = replica ? ctx.replicas[i]!.client : undefined;
     schedule(run, log, 'sync', label, replica?.syncInterval ?? { kind: 'interval', ms: 1000, text: '1s' }, () => runSync(only), client);
     if (!replica) return;
@@ -109,6 +176,7 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
       try {
         const result = await task;
         failures = 0;
+        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
         run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
         if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as SyncJobResult, (Date.now() - started) / 1000);
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
@@ -118,6 +186,7 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
         log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, ...summary });
       } catch (error) {
         failures++;
+        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
         run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: cron.nextRun() ?? undefined });

@@ -1,7 +1,8 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
 import type { DbConfig, ReplicaConfig } from './config.js';
-import { messageOf, systemErrorCode } from './errors.js';
+import { messageOf } from './errors.js';
+import { isAlive } from './proc/processes.js';
 import { shadowWalPath } from './layout.js';
 import { positionAfter } from './replica/position.js';
 import type { RequestCounts } from './replica/request-counter.js';
@@ -80,14 +81,5 @@ async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos 
     };
   } catch (error) {
     return { name, url, error: messageOf(error) };
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return systemErrorCode(error) === 'EPERM';
   }
 }

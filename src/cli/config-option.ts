@@ -1,6 +1,12 @@
-/** The `--config` option of `run` and `status`, apart from their commands so the CLI loads those only when they run. */
+/** The options of `run` and `status`, apart from their commands so the CLI loads those only when they run. */
 import type { Argv } from 'yargs';
 
 export function withConfigOption<T>(yargs: Argv<T>) {
   return yargs.option('config', { type: 'string', describe: 'Config file (default: $WALSYNC_CONFIG, else ./walsync.yml)' });
+}
+
+export function runBuilder<T>(yargs: Argv<T>) {
+  return withConfigOption(yargs)
+    .option('exec', { type: 'string', describe: 'Start this app as a child once every database is open; walsync exits with its exit code (config: exec)' })
+    .option('restore-if-db-not-exists', { type: 'boolean', default: false, describe: 'Restore each missing database from its first replica with a backup before starting' });
 }

@@ -20,7 +20,7 @@ import type { RetentionArgs } from './commands/retention.js';
 import type { RunArgs } from './commands/run.js';
 import { snapshotBuilder, snapshotCommand } from './commands/snapshot.js';
 import type { StatusArgs } from './commands/status.js';
-import { withConfigOption } from './config-option.js';
+import { runBuilder, withConfigOption } from './config-option.js';
 import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         exitCode = await listCommand('wal', args as unknown as ListArgs, io);
       })
       // The config file's parser, croner and the metrics client load only for the commands that use them.
-      .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM', withConfigOption, async (args) => {
+      .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM (or, with --exec, until the app exits)', runBuilder, async (args) => {
         const { runCommand } = await import('./commands/run.js');
         exitCode = await runCommand(args as unknown as RunArgs, io, json);
       })

@@ -8,69 +8,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import type { ChildProcess } from 'node:child_process';
-import type { App } from '../helpers/app.js';
 import { startApp, startAppInTempDir } from '../helpers/app.js';
-import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
-import type { CliResult } from '../helpers/cli.js';
-import { dumpTables } from '../helpers/shadow.js';
+import { errorLines, runCli } from '../helpers/cli.js';
+import { configFor, restoreEquals, startRun, stopAndTime, writeFor } from '../helpers/daemon.js';
 import { defaultMetaDir } from '../../src/layout.js';
-
-function configFor(dbPath: string, replica: string, extra = ''): string {
-  return [
-    'dbs:',
-    `  - path: ${dbPath}`,
-    '    replicas:',
-    '      - name: backup',
-    `        path: ${replica}`,
-    '        sync-interval: 1s',
-    '        snapshot-interval: 7s',
-    '        retention: 15s',
-    '        retention-check-interval: 5s',
-    extra,
-  ].join('\n');
-}
-
-async function startRun(
-  dir: string,
-  config: string,
-  options: { nice?: number } = {},
-): Promise<{ child: ChildProcess; done: Promise<CliResult>; stderr: () => string }> {
-  const file = path.join(dir, 'walsync.yml');
-  await fs.writeFile(file, config);
-  const child = spawnCli(['run', '--config', file], options);
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const done = collect(child, 180_000);
-  for (let i = 0; i < 100 && !/runner started/.test(stderr); i++) await sleep(100);
-  assert.match(stderr, /runner started/);
-  return { child, done, stderr: () => stderr };
-}
-
-async function writeFor(app: App, ms: number): Promise<number> {
-  const end = Date.now() + ms;
-  let commits = 0;
-  while (Date.now() < end) {
-    await app.insert(20, { size: 300, perTx: 2 });
-    commits += 10;
-    await sleep(20);
-  }
-  return commits;
-}
-
-async function stopAndTime(child: ChildProcess, done: Promise<CliResult>): Promise<{ result: CliResult; ms: number }> {
-  const started = Date.now();
-  child.kill('SIGTERM');
-  const result = await done;
-  return { result, ms: Date.now() - started };
-}
-
-async function restoreEquals(dir: string, replica: string, dbPath: string): Promise<void> {
-  const out = path.join(dir, `restored-${Date.now()}.db`);
-  const restored = await runCli(['restore', '-o', out, replica]);
-  assert.equal(restored.code, 0, restored.stderr);
-  assert.deepEqual(dumpTables(out), dumpTables(dbPath));
-}
 
 describe('walsync run', () => {
   it('runs 60 s next to an app with SQLite\'s default autocheckpoint in one generation; SIGTERM exits 0 within 10 s with the last commits replicated', async (t) => {
@@ -285,7 +226,7 @@ describe('walsync run', () => {
     const result = await runCli(['run', '--config', file]);
     assert.equal(result.code, 2);
     assert.deepEqual(errorLines(result.stderr), [
-      'walsync: CONFIG_INVALID: bad.yml: dbs[0].bogus: unknown key (known: path, meta-path, busy-timeout, checkpoint, replicas)',
+      'walsync: CONFIG_INVALID: bad.yml: dbs[0].bogus: unknown key (known: path, meta-path, busy-timeout, checkpoint, replicas, restore-if-db-not-exists)',
       errorLines(result.stderr)[1]!,
       'walsync: CONFIG_INVALID: bad.yml: dbs[0].replicas[0].retention: "2x" is not a duration (e.g. 1s, 10m, 24h)',
     ]);

@@ -183,4 +183,34 @@ describe('configuration of S3 replicas', () => {
     ]);
     assert.match(problems[1]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.url: s3:\/\/\?region=x: /);
   });
+
+  it('reads health, heartbeat, exec and restore-if-db-not-exists, with their defaults', () => {
+    const plain = parseConfig('dbs:\n  - path: /a.db\n', '/etc/walsync.yml', {});
+    assert.deepEqual(plain.health, { maxLagMs: 60_000, heartbeatUrl: undefined, heartbeatIntervalMs: 60_000 });
+    assert.equal(plain.exec, undefined);
+    assert.equal(plain.dbs[0]!.restoreIfDbNotExists, false);
+    const config = parseConfig(
+      'exec: node app.js\nhealth:\n  max-lag: 30s\nheartbeat-url: https://hc.example/${TOKEN}\nheartbeat-interval: 5m\ndbs:\n  - path: /a.db\n    restore-if-db-not-exists: true\n',
+      '/etc/walsync.yml',
+      { TOKEN: 'abc' },
+    );
+    assert.deepEqual(config.health, { maxLagMs: 30_000, heartbeatUrl: 'https://hc.example/abc', heartbeatIntervalMs: 300_000 });
+    assert.equal(config.exec, 'node app.js');
+    assert.equal(config.dbs[0]!.restoreIfDbNotExists, true);
+  });
+
+  it('reports bad health, heartbeat, exec and restore-if-db-not-exists values, each naming its key', () => {
+    assert.deepEqual(
+      problemsOf('exec: ""\nhealth:\n  max-lag: soon\n  min-lag: 1s\nheartbeat-url: ftp://x\nheartbeat-interval: 0s\ndbs:\n  - path: /a.db\n    restore-if-db-not-exists: maybe\n'),
+      [
+        'walsync.yml: health.min-lag: unknown key (known: max-lag)',
+        'walsync.yml: health.max-lag: "soon" is not a duration (e.g. 1s, 10m, 24h)',
+        'walsync.yml: health.max-lag: must be longer than 0',
+        'walsync.yml: heartbeat-url: is not an http:// or https:// URL',
+        'walsync.yml: heartbeat-interval: must be longer than 0',
+        'walsync.yml: exec: is empty',
+        'walsync.yml: dbs[0].restore-if-db-not-exists: "maybe" is not true or false',
+      ],
+    );
+  });
 });

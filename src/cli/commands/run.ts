@@ -1,61 +1,126 @@
 /**
- * `walsync run [--config F]`: the job runner, until SIGINT/SIGTERM (a final
- * sync to every replica, exit 0 within 10 s). SIGHUP reloads the config; an
- * invalid new one is reported and the old one keeps running.
+ * `walsync run [--config F] [--exec CMD] [--restore-if-db-not-exists]`: the
+ * job runner, until SIGINT/SIGTERM (a final sync to every replica, exit 0
+ * within 10 s). SIGHUP reloads the config; an invalid new one is reported and
+ * the old one keeps running.
+ *
+ * With --exec (or `exec:`), walsync is the app's parent, as a container's
+ * one process: the app starts once every database is open, gets SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT, and its exit (after a final sync) is
+ * walsync's exit, with its code.
  */
 import { configPathFrom, loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
 import { ConfigError, EXIT_OK, messageOf } from '../../errors.js';
+import type { AppProcess } from '../../exec/app-process.js';
+import { startAppProcess } from '../../exec/app-process.js';
+import { parseExecCommand } from '../../exec/command-line.js';
+import { watchNpmLauncher } from '../../exec/launcher.js';
+import { startZombieReaper } from '../../exec/reaper.js';
+import { restoreMissingDatabases } from '../../exec/restore-on-start.js';
 import { createLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
 import { Metrics, serveMetrics } from '../../metrics.js';
 import { createRunner } from '../../runner.js';
-import type { Runner } from '../../runner.js';
+import type { LocalRunner } from '../../runner.js';
 import type { CliIo } from '../io.js';
 import { warnIfBelowNormalPriority } from '../priority.js';
 
 export interface RunArgs {
   config?: string;
+  exec?: string;
+  'restore-if-db-not-exists': boolean;
 }
 
 const SHUTDOWN_LIMIT_MS = 9000;
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+/** What an app started with --exec is sent; SIGHUP is then the app's, not a config reload. */
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
 export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promise<number> {
   const file = configPathFrom(args.config, process.env);
   let config = await loadConfig(file);
+  const exec = args.exec ?? config.exec;
+  const appArgv = exec === undefined ? undefined : parseExecCommand(exec, args.exec === undefined ? `${file}: exec` : '--exec');
   const log = loggerFor(config, json);
+  await restoreMissingDatabases(config.dbs, args['restore-if-db-not-exists'], log);
   const metrics = config.addr ? new Metrics() : undefined;
-  const server = config.addr && metrics ? await serveMetrics(config.addr, metrics) : undefined;
-  let runner: Runner;
+  let runner: LocalRunner | undefined;
+  const server = config.addr && metrics ? await serveMetrics(config.addr, metrics, () => runner?.health.report()) : undefined;
   try {
-    runner = await createRunner(config, log, metrics);
+    runner = await createRunner(config, log, { metrics, waitForMissing: appArgv !== undefined });
   } catch (error) {
     server?.close();
     throw error;
   }
   log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
   warnIfBelowNormalPriority(log);
+  const current = () => runner!;
+  let exitCode: number;
+  try {
+    exitCode = appArgv ? await superviseApp(appArgv, current, io, log) : await serveUntilStopped(file, io, log, current, (next) => {
+      config = next;
+      return createRunner(config, log, { metrics }).then((started) => void (runner = started));
+    });
+  } finally {
+    server?.close();
+  }
+  return exitCode;
+}
+
+/** Without --exec: until SIGINT, SIGTERM or the end of an npm launcher; SIGHUP reloads the config. */
+async function serveUntilStopped(file: string, io: CliIo, log: Logger, runner: () => LocalRunner, restart: (config: Config) => Promise<void>): Promise<number> {
   await new Promise<void>((resolve) => {
     let reloading = Promise.resolve();
-    const remove = io.onSignals(['SIGINT', 'SIGTERM', 'SIGHUP'], (signal) => {
-      if (signal !== 'SIGHUP') {
-        remove();
-        log.info('stopping after a final sync', { signal });
-        void reloading.then(() => stopWithin(runner, log)).then(resolve);
-        return;
-      }
+    let stopped = false;
+    const stop = (reason: Record<string, unknown>) => {
+      if (stopped) return;
+      stopped = true;
+      removeSignals();
+      launcher.then((watch) => watch.stop());
+      log.info('stopping after a final sync', reason);
+      void reloading.then(() => stopWithin(runner(), log)).then(resolve);
+    };
+    const removeSignals = io.onSignals([...STOP_SIGNALS, 'SIGHUP'], (signal) => {
+      if (signal !== 'SIGHUP') return stop({ signal });
       reloading = reloading.then(async () => {
         const next = await reload(file, log);
         if (!next) return;
-        await runner.stop();
-        config = next;
-        runner = await createRunner(config, log, metrics);
-        log.info('config reloaded', { config: file, dbs: config.dbs.length });
+        await runner().stop();
+        await restart(next);
+        log.info('config reloaded', { config: file, dbs: next.dbs.length });
       });
     });
+    const launcher = watchNpmLauncher(() => stop({ reason: 'the npm exec that started walsync exited' }));
   });
-  server?.close();
   return EXIT_OK;
+}
+
+/** With --exec: the app runs until it exits; stop signals go to it, and its exit ends the run after a final sync. */
+async function superviseApp(argv: string[], runner: () => LocalRunner, io: CliIo, log: Logger): Promise<number> {
+  let app: AppProcess;
+  try {
+    app = await startAppProcess(argv, log);
+  } catch (error) {
+    await stopWithin(runner(), log);
+    throw error;
+  }
+  const removeSignals = io.onSignals(FORWARDED_SIGNALS, (signal) => {
+    log.info('passing signal to the app', { signal, pid: app.pid });
+    app.signal(signal);
+  });
+  const launcher = await watchNpmLauncher(() => {
+    log.info('the npm exec that started walsync exited; stopping the app', { pid: app.pid });
+    app.signal('SIGTERM');
+  });
+  const stopReaper = process.pid === 1 ? await startZombieReaper(() => new Set([app.pid]), log) : () => undefined;
+  const exitCode = await app.exitCode;
+  removeSignals();
+  launcher.stop();
+  log.info('stopping after a final sync', { appExitCode: exitCode });
+  await stopWithin(runner(), log);
+  stopReaper();
+  return exitCode;
 }
 
 function loggerFor(config: Config, json: boolean): Logger {

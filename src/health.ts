@@ -1,0 +1,172 @@
+/**
+ * Whether walsync run's replicas keep up, for /healthz, the lag metrics and
+ * the heartbeat: a replica is healthy while its last sync succeeded and it
+ * held everything in the shadow no longer than `max-lag` ago. A replica
+ * that turns late is one ERROR line, and one INFO line when it recovers,
+ * however many syncs fail in between.
+ */
+import type { Logger } from './log.js';
+import { messageOf } from './errors.js';
+
+export interface HealthSettings {
+  readonly maxLagMs: number;
+  readonly heartbeatUrl?: string;
+  readonly heartbeatIntervalMs: number;
+}
+
+export interface ReplicaHealth {
+  readonly replica: string;
+  readonly healthy: boolean;
+  /** When the replica last held everything in the shadow (a sync to it succeeded). */
+  readonly lastSuccess?: string;
+  /** Seconds since then, or since walsync started when it has not yet succeeded. */
+  readonly lagSeconds: number;
+  /** Bytes walsync copied into the shadow since then. */
+  readonly lagBytes: number;
+  readonly lastError?: { readonly at: string; readonly message: string };
+  /** Why it is not healthy. */
+  readonly problem?: string;
+}
+
+export interface DatabaseHealth {
+  readonly db: string;
+  readonly replicas: readonly ReplicaHealth[];
+}
+
+export interface HealthReport {
+  readonly healthy: boolean;
+  readonly maxLagSeconds: number;
+  /** `db replica` of each replica that is not healthy. */
+  readonly late: readonly string[];
+  readonly dbs: readonly DatabaseHealth[];
+}
+
+interface ReplicaRecord {
+  lastSuccessAt?: number;
+  /** The database's shadow byte count when the replica last succeeded. */
+  bytesAtSuccess: number;
+  lastFailed: boolean;
+  lastError?: { at: string; message: string };
+  /** Whether the ERROR line for this replica was written and its INFO line is still due. */
+  reportedLate: boolean;
+}
+
+interface DatabaseRecord {
+  readonly replicas: Map<string, ReplicaRecord>;
+  /** Bytes copied into the shadow by this process so far (read from the sync jobs' shared state). */
+  shadowBytes: () => number;
+}
+
+export class HealthBook {
+  private readonly dbs = new Map<string, DatabaseRecord>();
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly maxLagMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  addReplica(db: string, replica: string, shadowBytes: () => number): void {
+    const record = this.dbs.get(db) ?? { replicas: new Map<string, ReplicaRecord>(), shadowBytes };
+    record.replicas.set(replica, { bytesAtSuccess: 0, lastFailed: false, reportedLate: false });
+    this.dbs.set(db, record);
+  }
+
+  recordSync(db: string, replica: string, outcome: { ok: true } | { ok: false; error: unknown }): void {
+    const dbRecord = this.dbs.get(db);
+    const record = dbRecord?.replicas.get(replica);
+    if (!dbRecord || !record) return;
+    if (outcome.ok) {
+      record.lastSuccessAt = Date.now();
+      record.bytesAtSuccess = dbRecord.shadowBytes();
+      record.lastFailed = false;
+    } else {
+      record.lastFailed = true;
+      record.lastError = { at: new Date().toISOString(), message: messageOf(outcome.error) };
+    }
+    this.logTurns();
+  }
+
+  report(now = Date.now()): HealthReport {
+    const dbs: DatabaseHealth[] = [];
+    const late: string[] = [];
+    for (const [db, dbRecord] of this.dbs) {
+      const replicas: ReplicaHealth[] = [];
+      for (const [replica, record] of dbRecord.replicas) {
+        const health = this.replicaHealth(replica, record, dbRecord.shadowBytes(), now);
+        if (!health.healthy) late.push(`${db} ${replica}`);
+        replicas.push(health);
+      }
+      dbs.push({ db, replicas });
+    }
+    return { healthy: late.length === 0, maxLagSeconds: this.maxLagMs / 1000, late, dbs };
+  }
+
+  /** Writes the ERROR line of each replica that turned late and the INFO line of each that recovered. */
+  logTurns(now = Date.now()): void {
+    for (const [db, dbRecord] of this.dbs) {
+      for (const [replica, record] of dbRecord.replicas) {
+        const health = this.replicaHealth(replica, record, dbRecord.shadowBytes(), now);
+        const lagging = health.lagSeconds * 1000 > this.maxLagMs;
+        if (lagging && !record.reportedLate) {
+          record.reportedLate = true;
+          this.log.error('replica late', { db, replica, lagSeconds: Math.round(health.lagSeconds), lagBytes: health.lagBytes, maxLag: `${this.maxLagMs / 1000}s`, error: record.lastError?.message });
+        } else if (health.healthy && record.reportedLate) {
+          record.reportedLate = false;
+          this.log.info('replica caught up', { db, replica });
+        }
+      }
+    }
+  }
+
+  private replicaHealth(replica: string, record: ReplicaRecord, shadowBytes: number, now: number): ReplicaHealth {
+    const lagSeconds = (now - (record.lastSuccessAt ?? this.startedAt)) / 1000;
+    const lagBytes = Math.max(0, shadowBytes - record.bytesAtSuccess);
+    let problem: string | undefined;
+    if (lagSeconds * 1000 > this.maxLagMs) problem = `last held everything ${Math.round(lagSeconds)}s ago (max-lag ${this.maxLagMs / 1000}s)`;
+    else if (record.lastFailed) problem = 'its last sync failed';
+    return {
+      replica,
+      healthy: problem === undefined,
+      lastSuccess: record.lastSuccessAt === undefined ? undefined : new Date(record.lastSuccessAt).toISOString(),
+      lagSeconds,
+      lagBytes,
+      lastError: record.lastError,
+      problem,
+    };
+  }
+}
+
+/**
+ * Pings `url` every interval while every replica is healthy (a dead man's
+ * switch: the service alarms when the pings stop). A failed ping is one
+ * warning line; only the URL's origin is logged, as its path is often the secret.
+ */
+export function startHeartbeat(url: string, intervalMs: number, healthy: () => boolean, log: Logger): () => void {
+  const origin = safeOrigin(url);
+  let inFlight = false;
+  const ping = async () => {
+    if (inFlight || !healthy()) return;
+    inFlight = true;
+    try {
+      const response = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(Math.min(intervalMs, 10_000)) });
+      await response.body?.cancel();
+      if (!response.ok) log.warn('heartbeat failed', { heartbeat: origin, status: response.status });
+    } catch (error) {
+      log.warn('heartbeat failed', { heartbeat: origin, error: messageOf(error).replaceAll(url, origin) });
+    } finally {
+      inFlight = false;
+    }
+  };
+  const timer = setInterval(() => void ping(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid URL)';
+  }
+}
