@@ -10,9 +10,9 @@
  *  (f) CPU time of an idle `walsync run` over 10 databases, as a share of one core
  *  (g) app commit throughput with `walsync run` active vs without, and for
  *      reference beside the least a WAL backup does (bench/wal-tailer.ts)
+ *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,24 +24,17 @@ import { cliPath } from '../test/helpers/cli.js';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job.js';
-import { defaultMetaDir } from '../src/layout.js';
 import { silentLogger } from '../src/log.js';
+import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';
-import { STATUS_FILE_NAME, readStatusFile } from '../src/status.js';
 import type { Figure } from './figure.js';
+import { commitFigure, commitRates, cpuSecondsOf, startWalsyncRun, stopDaemon, timed } from './daemons.js';
+import type { RunTarget } from './daemons.js';
 
 const MiB = 1024 * 1024;
 const WAL_TARGET_SIZE = 260 * MiB;
 const NO_CHECKPOINTS = ['--checkpoint-min-pages', '100000000', '--checkpoint-truncate-pages', '100000000', '--checkpoint-idle-interval', '0'];
 const HUGE_POLICY = { minPageCount: 100_000_000, truncatePageCount: 100_000_000, idleIntervalMs: 0 };
-
-function timed(command: string, args: string[]): { ms: number; stderr: string } {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-  return { ms, stderr: result.stderr };
-}
 
 function bestOf(times: number, run: () => number): number {
   let best = Infinity;
@@ -230,63 +223,6 @@ async function noopSync(dir: string): Promise<Figure> {
   }
 }
 
-async function commitsFor(app: App, ms: number): Promise<number> {
-  const end = Date.now() + ms;
-  let commits = 0;
-  while (Date.now() < end) {
-    await app.insert(200);
-    commits += 200;
-  }
-  return commits;
-}
-
-const COMMIT_PAIRS = 5;
-
-async function settle(app: App): Promise<void> {
-  await app.checkpoint('TRUNCATE');
-  spawnSync('sync');
-}
-
-/**
- * The app's commits/s alone and with a walsync process beside it, in pairs of
- * trials (alone, then with walsync) so the machine's drift hits both sides of
- * a pair alike; the figure is the median of the pairs' ratios, and the spread
- * of those ratios says how far to trust it. `startWalsync` resolves once that
- * process is ready.
- */
-async function commitRates(
-  dbPath: string,
-  autocheckpoint: number | undefined,
-  startWalsync: () => Promise<ChildProcess>,
-): Promise<{ ratio: number; lowest: number; highest: number; bare: number; withWalsync: number }> {
-  const app = await startApp({ dbPath, autocheckpoint });
-  const runMs = 4000;
-  try {
-    await commitsFor(app, 1000);
-    const pairs: { bare: number; withWalsync: number; ratio: number }[] = [];
-    for (let pair = 0; pair < COMMIT_PAIRS; pair++) {
-      // Both sides start from an empty WAL and a disk with nothing left to write back, whatever
-      // the previous side (or the previous figure's gigabyte files) left behind.
-      await settle(app);
-      const bare = (await commitsFor(app, runMs)) / (runMs / 1000);
-      await settle(app);
-      const walsync = await startWalsync();
-      let withWalsync: number;
-      try {
-        withWalsync = (await commitsFor(app, runMs)) / (runMs / 1000);
-      } finally {
-        await stopWalsync(walsync);
-      }
-      pairs.push({ bare, withWalsync, ratio: withWalsync / bare });
-    }
-    pairs.sort((a, b) => a.ratio - b.ratio);
-    const median = pairs[Math.floor(COMMIT_PAIRS / 2)]!;
-    return { ...median, lowest: pairs[0]!.ratio, highest: pairs[COMMIT_PAIRS - 1]!.ratio };
-  } finally {
-    await app.close();
-  }
-}
-
 async function commitThroughput(dir: string, autocheckpoint?: number): Promise<Figure> {
   const dbPath = path.join(dir, `busy-${autocheckpoint ?? 'default'}.db`);
   const rates = await commitRates(dbPath, autocheckpoint, async () => {
@@ -295,72 +231,6 @@ async function commitThroughput(dir: string, autocheckpoint?: number): Promise<F
     return walsync;
   });
   return commitFigure(`app commit throughput with sync running (app wal_autocheckpoint ${autocheckpoint ?? 'default 1000'})`, 'walsync sync --interval 1s', rates);
-}
-
-function commitFigure(name: string, walsyncSide: string, rates: Awaited<ReturnType<typeof commitRates>>): Figure {
-  return {
-    name,
-    value: rates.ratio,
-    unit: 'x without',
-    goal: '>= 0.95',
-    pass: rates.ratio >= 0.95,
-    raw: `median of ${COMMIT_PAIRS} pairs ${rates.withWalsync.toFixed(0)} commits/s with ${walsyncSide}, ${rates.bare.toFixed(0)} without; pairs ranged ${rates.lowest.toFixed(2)}-${rates.highest.toFixed(2)}x`,
-  };
-}
-
-/** A database `walsync run` backs up, with the file replica it ships to. */
-interface RunTarget {
-  dbPath: string;
-  replicaDir: string;
-}
-
-/**
- * Starts `walsync run` on a config listing `targets` (sync every 1 s, every
- * other key at its default) and resolves once every database has had a
- * successful sync in this process, which includes its replica's first snapshot.
- */
-const SETTLING_JOBS = ['sync:backup', 'snapshot:backup', 'retention:backup'];
-
-async function startWalsyncRun(configPath: string, targets: RunTarget[], dbLines: string[] = []): Promise<ChildProcess> {
-  const config = ['dbs:'];
-  for (const target of targets) {
-    config.push(`  - path: ${target.dbPath}`, ...dbLines, '    replicas:', '      - name: backup', `        path: ${target.replicaDir}`, '        sync-interval: 1s');
-  }
-  fs.writeFileSync(configPath, `${config.join('\n')}\n`);
-  const walsync = spawn(process.execPath, [cliPath, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  walsync.stderr!.on('data', (chunk) => (stderr += chunk));
-  const settledBy = Date.now() + 60_000;
-  // Settled once every job has run once: a new generation's first snapshot and retention pass
-  // are start-up work, and left inside a few seconds' trial they would stand for a daemon's
-  // steady state, which is what the figures built on this measure.
-  const hasSettled = async (target: RunTarget) => {
-    const status = await readStatusFile(defaultMetaDir(target.dbPath));
-    return status !== undefined && status.pid === walsync.pid && SETTLING_JOBS.every((job) => status.jobs[job]?.lastSuccess !== undefined);
-  };
-  while (!(await Promise.all(targets.map(hasSettled))).every(Boolean)) {
-    if (walsync.exitCode !== null || Date.now() > settledBy) {
-      walsync.kill('SIGKILL');
-      throw new Error(`walsync run did not settle (not every job of every database succeeded once in ${STATUS_FILE_NAME}): ${stderr}`);
-    }
-    await sleep(200);
-  }
-  return walsync;
-}
-
-async function stopWalsync(walsync: ChildProcess): Promise<void> {
-  if (walsync.exitCode !== null) return;
-  walsync.kill('SIGTERM');
-  await new Promise((resolve) => walsync.once('exit', resolve));
-}
-
-/** User plus system CPU time a process has used so far, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
 }
 
 async function idleRunCpu(dir: string): Promise<Figure> {
@@ -394,7 +264,7 @@ async function idleRunCpu(dir: string): Promise<Figure> {
         raw: `${(cpuSeconds * 1000).toFixed(0)} ms user+system CPU in ${measureMs / 1000} s, ${databaseCount} small databases each with a file replica, apps idle, after each database's idle checkpoint`,
       };
     } finally {
-      await stopWalsync(walsync);
+      await stopDaemon(walsync);
     }
   } finally {
     await Promise.all(apps.map((app) => app.close()));
@@ -432,7 +302,7 @@ async function commitThroughputBesideTailer(dir: string): Promise<Figure> {
   };
 }
 
-/** Figures by their letter above ((d) comes with (a); s3 is bench/s3.ts); `npm run bench -- c g` runs only those. */
+/** Figures by their letter above ((d) comes with (a); s3 is bench/s3.ts, ls bench/litestream.ts); `npm run bench -- c g` runs only those. */
 const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   a: async (dir) => {
     const dbPath = path.join(dir, 'app.db');
@@ -450,6 +320,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   s3: s3Figures,
   f: async (dir) => [await idleRunCpu(dir)],
   g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
+  ls: litestreamFigures,
 };
 
 async function main(): Promise<void> {
@@ -460,7 +331,9 @@ async function main(): Promise<void> {
   try {
     const figures: Figure[] = [];
     for (const [name, measure] of Object.entries(FIGURES)) {
-      if (chosen.length === 0 || chosen.includes(name)) figures.push(...(await measure(dir)));
+      // The side-by-side figures need the real Litestream: a full run has them only where LITESTREAM_BIN is set.
+      const wanted = chosen.length === 0 ? name !== 'ls' || process.env.LITESTREAM_BIN !== undefined : chosen.includes(name);
+      if (wanted) figures.push(...(await measure(dir)));
     }
     for (const figure of figures) {
       process.stdout.write(

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startAppInTempDir } from '../helpers/app.js';
 import { collect } from '../helpers/cli.js';
@@ -55,25 +56,35 @@ describe('launchers in README', () => {
     await restoreEquals(dir, path.join(dir, 'replica'), dbPath);
   });
 
-  it('npx walsync run in a project that depends on walsync: SIGTERM to npm alone, and walsync still stops with a final sync', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
-    const project = tempDir(t);
-    await fs.writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    await npm(['install', repoRoot], project);
-    const file = path.join(dir, 'walsync.yml');
-    await fs.writeFile(file, configFor(dbPath, path.join(dir, 'replica')));
-    const launcher = spawn('npx', ['--no-install', 'walsync', 'run', '--config', file], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
-    const done = collect(launcher, 60_000);
-    const stderr = await waitForLog(launcher, /runner started/);
-    await writeFor(app, 1500);
-    await app.insert(50, { perTx: 5 });
-    const signalled = Date.now();
-    launcher.kill('SIGTERM');
-    await waitFor('every walsync process to end', async () => (await processesOf(dir)).length === 0, 10_000);
-    assert.ok(Date.now() - signalled < 10_000);
-    await done;
-    assert.match(stderr(), /INFO stopping after a final sync reason="the npm exec that started walsync exited"/);
-    assert.match(stderr(), /INFO final sync /);
-    await restoreEquals(dir, path.join(dir, 'replica'), dbPath);
+  describe('npx walsync in a project that depends on walsync (npm exec does not pass SIGTERM on)', () => {
+    let project = '';
+    before(async () => {
+      project = await fs.mkdtemp(path.join(os.tmpdir(), 'walsync-project-'));
+      await fs.writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      await npm(['install', repoRoot], project);
+    });
+    after(() => fs.rm(project, { recursive: true, force: true }));
+
+    for (const [name, args] of [
+      ['run', (dir: string) => ['run', '--config', path.join(dir, 'walsync.yml')]],
+      ['sync --interval', (dir: string, dbPath: string) => ['sync', dbPath, path.join(dir, 'replica'), '--interval', '1s']],
+    ] as const) {
+      it(`npx walsync ${name}: SIGTERM to npm alone, and walsync still stops with a final sync`, async (t) => {
+        const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+        await fs.writeFile(path.join(dir, 'walsync.yml'), configFor(dbPath, path.join(dir, 'replica')));
+        const launcher = spawn('npx', ['--no-install', 'walsync', ...args(dir, dbPath)], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+        const done = collect(launcher, 60_000);
+        const stderr = await waitForLog(launcher, name === 'run' ? /runner started/ : /new generation/);
+        await writeFor(app, 1500);
+        await app.insert(50, { perTx: 5 });
+        const signalled = Date.now();
+        launcher.kill('SIGTERM');
+        await waitFor('every walsync process to end', async () => (await processesOf(dir)).length === 0, 10_000);
+        assert.ok(Date.now() - signalled < 10_000);
+        await done;
+        assert.match(stderr(), /INFO stopping after a final sync .*reason="the npm exec that started walsync exited"/);
+        await restoreEquals(dir, path.join(dir, 'replica'), dbPath);
+      });
+    }
   });
 });

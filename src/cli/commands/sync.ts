@@ -7,6 +7,7 @@ import type { Logger } from '../../log.js';
 import type { DbArgs } from '../common.js';
 import { durationArg, openFromArgs, withDbOptions } from '../common.js';
 import type { CliIo } from '../io.js';
+import { watchNpmLauncher } from '../../exec/launcher.js';
 import { warnIfBelowNormalPriority } from '../priority.js';
 import { syncSummaryJson, syncSummaryText } from '../output.js';
 
@@ -56,11 +57,12 @@ async function syncUntilSignalled(
   intervalMs: number,
   stop: AbortController,
 ): Promise<number> {
-  const onSignal = (signal: string) => {
-    io.log.info('stopping after a final sync', { db: ctx.db.dbPath, signal });
+  const stopAfterFinalSync = (why: { signal: string } | { reason: string }) => {
+    io.log.info('stopping after a final sync', { db: ctx.db.dbPath, ...why });
     stop.abort();
   };
-  const removeHandlers = io.onSignals(['SIGINT', 'SIGTERM'], onSignal);
+  const removeHandlers = io.onSignals(['SIGINT', 'SIGTERM'], (signal) => stopAfterFinalSync({ signal }));
+  const launcher = await watchNpmLauncher(() => stopAfterFinalSync({ reason: 'the npm exec that started walsync exited' }));
   warnIfBelowNormalPriority(io.log);
   try {
     while (!stop.signal.aborted) {
@@ -72,6 +74,7 @@ async function syncUntilSignalled(
     return EXIT_OK;
   } finally {
     removeHandlers();
+    launcher.stop();
   }
 }
 
