@@ -11,7 +11,7 @@ import { startApp } from '../test/helpers/app.js';
 import type { App } from '../test/helpers/app.js';
 import { cliPath } from '../test/helpers/cli.js';
 import { defaultMetaDir } from '../src/layout.js';
-import { STATUS_FILE_NAME, readStatusFile } from '../src/status.js';
+import { STATUS_FILE_NAME, readStatusFile } from '../src/daemon/status.js';
 import type { Figure } from './figure.js';
 
 export async function commitsFor(app: App, ms: number): Promise<number> {

@@ -23,7 +23,7 @@ import type { App } from '../test/helpers/app.js';
 import { cliPath } from '../test/helpers/cli.js';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
-import { openJobContext } from '../src/job.js';
+import { openJobContext } from '../src/job/context.js';
 import { silentLogger } from '../src/log.js';
 import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';

@@ -1,5 +1,5 @@
 /** The job registry: every job walsync can run, one-shot or on a schedule. */
-import type { JobContext } from '../src/job.js';
+import type { JobContext } from '../src/job/context.js';
 import * as sync from './sync.js';
 import * as verify from './verify.js';
 

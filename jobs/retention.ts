@@ -1,8 +1,8 @@
 /** Job: drop snapshots and WAL segments past the retention period from every replica. */
-import type { JobContext } from '../src/job.js';
-import { syncAndSnapshot } from '../src/replica/take-snapshot.js';
-import type { RetentionResult } from '../src/retention.js';
-import { enforceRetention } from '../src/retention.js';
+import type { JobContext } from '../src/job/context.js';
+import { syncAndSnapshot } from '../src/replication/take-snapshot.js';
+import type { RetentionResult } from '../src/replication/retention.js';
+import { enforceRetention } from '../src/replication/retention.js';
 
 export async function run(ctx: JobContext & { readonly retentionMs: number }): Promise<RetentionResult[]> {
   const results: RetentionResult[] = [];

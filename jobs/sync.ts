@@ -5,9 +5,9 @@
  * replica has not confirmed, and local shadow files go only once every
  * replica holds them.
  */
-import type { JobContext } from '../src/job.js';
-import type { ReplicateResult } from '../src/replica/replicate.js';
-import { deleteReplicatedShadow, replicate } from '../src/replica/replicate.js';
+import type { JobContext } from '../src/job/context.js';
+import type { ReplicateResult } from '../src/replication/replicate.js';
+import { deleteReplicatedShadow, replicate } from '../src/replication/replicate.js';
 import { listShadowIndexes } from '../src/shadow/generation.js';
 import type { SyncShadowResult } from '../src/shadow/sync-shadow.js';
 import { syncShadow } from '../src/shadow/sync-shadow.js';

@@ -6,21 +6,21 @@
  * verify refuse to start when a second copy of SQLite is loaded.
  */
 import type { SyncJobResult } from '../jobs/sync.js';
-import type { Config } from './config.js';
-import { DEFAULTS, loadConfig, parseConfig } from './config.js';
+import type { Config } from './config/config.js';
+import { DEFAULTS, loadConfig, parseConfig } from './config/config.js';
 import { runOneShotInWorker, startRunnerInWorker } from './library/host.js';
 import type { OneShotOptions as WorkerOneShotOptions, Verification } from './library/operations.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
-import type { Runner } from './runner.js';
-import { assertOneSqliteCopy } from './sqlite-copies.js';
-import type { ReplicaVerification } from './verify-replica.js';
-import type { ShadowVerification } from './verify.js';
+import type { Runner } from './daemon/runner.js';
+import { assertOneSqliteCopy } from './db/sqlite-copies.js';
+import type { ReplicaVerification } from './restore/verify-replica.js';
+import type { ShadowVerification } from './shadow/verify.js';
 
 export { ConfigError, WalsyncError, exitCodeFor } from './errors.js';
 export type { WalsyncErrorCode } from './errors.js';
-export { restore } from './restore.js';
-export type { RestoreOptions, RestoreResult } from './restore.js';
+export { restore } from './restore/restore.js';
+export type { RestoreOptions, RestoreResult } from './restore/restore.js';
 export { createLogger } from './log.js';
 export type { Logger } from './log.js';
 export { DEFAULTS, loadConfig, parseConfig };

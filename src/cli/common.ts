@@ -1,9 +1,9 @@
 /** Options shared by the commands that open a database, and turning them into a JobContext. */
 import type { Argv } from 'yargs';
 import { WalsyncError } from '../errors.js';
-import { parseDuration } from '../duration.js';
-import type { JobContext, OpenJobContextOptions } from '../job.js';
-import { openJobContext } from '../job.js';
+import { parseDuration } from '../config/duration.js';
+import type { JobContext, OpenJobContextOptions } from '../job/context.js';
+import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';

@@ -1,6 +1,6 @@
 /** How command results look on stdout: one line of text, or one JSON object with --json. */
 import type { SyncJobResult } from '../../jobs/sync.js';
-import type { ShadowVerification } from '../verify.js';
+import type { ShadowVerification } from '../shadow/verify.js';
 import { formatIndex, formatPos } from '../wal/pos.js';
 
 export function syncSummaryJson(result: SyncJobResult): Record<string, unknown> {

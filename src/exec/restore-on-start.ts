@@ -5,12 +5,12 @@
  * fresh start; a replica that fails to restore stops everything, so the app
  * never starts on an empty database while a backup it should have had exists.
  */
-import type { DbConfig } from '../config.js';
+import type { DbConfig } from '../config/config.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import { pathExists } from '../fsx/atomic.js';
 import type { Logger } from '../log.js';
 import { openReplica } from '../replica/url.js';
-import { restore } from '../restore.js';
+import { restore } from '../restore/restore.js';
 
 export async function restoreMissingDatabases(dbs: readonly DbConfig[], always: boolean, log: Logger): Promise<void> {
   for (const db of dbs) {

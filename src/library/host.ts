@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { WalsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Runner } from '../runner.js';
+import type { Runner } from '../daemon/runner.js';
 import type { HostMessage, WorkerMessage, WorkerRequest } from './protocol.js';
 
 const workerScript = new URL('./worker.js', import.meta.url);

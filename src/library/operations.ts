@@ -5,15 +5,15 @@
  */
 import { run as runSync } from '../../jobs/sync.js';
 import type { SyncJobResult } from '../../jobs/sync.js';
-import type { JobContext, OpenJobContextOptions } from '../job.js';
-import { openJobContext } from '../job.js';
+import type { JobContext, OpenJobContextOptions } from '../job/context.js';
+import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
-import { verifyReplica } from '../verify-replica.js';
-import type { ReplicaVerification } from '../verify-replica.js';
-import { verifyShadow } from '../verify.js';
-import type { ShadowVerification } from '../verify.js';
+import { verifyReplica } from '../restore/verify-replica.js';
+import type { ReplicaVerification } from '../restore/verify-replica.js';
+import { verifyShadow } from '../shadow/verify.js';
+import type { ShadowVerification } from '../shadow/verify.js';
 
 export interface OneShotOptions {
   readonly replicas?: readonly string[];

@@ -1,5 +1,5 @@
 /** The messages between an app's thread (host.ts) and walsync's worker thread (worker.ts). */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { WalsyncErrorCode } from '../errors.js';
 import type { LogFields } from '../log.js';
 import type { OneShotOptions } from './operations.js';

@@ -9,8 +9,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { WalsyncError, messageOf } from '../errors.js';
 import type { LogFields, Logger } from '../log.js';
-import { createRunner } from '../runner.js';
-import type { Runner } from '../runner.js';
+import { createRunner } from '../daemon/runner.js';
+import type { Runner } from '../daemon/runner.js';
 import { syncOnceHere, verifyHere } from './operations.js';
 import type { HostMessage, WorkerMessage, WorkerRequest } from './protocol.js';
 

@@ -8,9 +8,9 @@ import { WalsyncError } from '../errors.js';
 import type { ReplicaClient } from './client.js';
 import type { FileReplicaOptions } from './file.js';
 import { FileReplicaClient } from './file.js';
-import { LazyS3ReplicaClient } from './s3-lazy.js';
-import type { S3ReplicaSettings } from './s3-settings.js';
-import { isS3Url, parseS3Url, resolveS3Settings } from './s3-settings.js';
+import { LazyS3ReplicaClient } from './s3/lazy.js';
+import type { S3ReplicaSettings } from './s3/settings.js';
+import { isS3Url, parseS3Url, resolveS3Settings } from './s3/settings.js';
 
 /** A replica URL or directory, or the settings of a `type: s3` replica from a config file. */
 export type ReplicaLocation = string | S3ReplicaSettings;

@@ -4,8 +4,8 @@
  * killed instead. Arguments: metaDir dbPath role what.
  */
 import readline from 'node:readline';
-import { acquireDbLock } from '../../src/db-lock.js';
-import type { LockRole } from '../../src/db-lock.js';
+import { acquireDbLock } from '../../src/db/db-lock.js';
+import type { LockRole } from '../../src/db/db-lock.js';
 import { silentLogger } from '../../src/log.js';
 
 const [metaDir, dbPath, role, what] = process.argv.slice(2) as [string, string, LockRole, string];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
-import { openJobContext } from '../../src/job.js';
+import { openJobContext } from '../../src/job/context.js';
 import type { LogFields, Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { startAppInTempDir } from '../helpers/app.js';

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { acquireDbLock, HOLDER_FILE_NAME } from '../../src/db-lock.js';
+import { acquireDbLock, HOLDER_FILE_NAME } from '../../src/db/db-lock.js';
 import { defaultMetaDir } from '../../src/layout.js';
 import { silentLogger } from '../../src/log.js';
 import { startAppInTempDir } from '../helpers/app.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
-import { openJobContext } from '../../src/job.js';
+import { openJobContext } from '../../src/job/context.js';
 import { defaultMetaDir, shadowWalPath } from '../../src/layout.js';
 import type { LogFields, Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';

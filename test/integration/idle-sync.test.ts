@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
-import { openJobContext } from '../../src/job.js';
+import { openJobContext } from '../../src/job/context.js';
 import { silentLogger } from '../../src/log.js';
 import { syncShadow } from '../../src/shadow/sync-shadow.js';
 import { startAppInTempDir } from '../helpers/app.js';

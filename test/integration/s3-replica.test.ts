@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
-import { openJobContext } from '../../src/job.js';
+import { openJobContext } from '../../src/job/context.js';
 import { silentLogger } from '../../src/log.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../../src/shadow/checkpoint.js';
 import { openReplica } from '../../src/replica/url.js';

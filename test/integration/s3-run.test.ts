@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { RequestCounts } from '../../src/replica/request-counter.js';
-import type { StatusFile } from '../../src/status.js';
+import type { StatusFile } from '../../src/daemon/status.js';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { collect, runCli, spawnCli } from '../helpers/cli.js';

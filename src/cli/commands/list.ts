@@ -1,7 +1,7 @@
 /** `walsync generations|snapshots|wal REPLICA_URL [--generation G] [--json]`, with Litestream's columns. */
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
-import { listAllSnapshots, listAllWalSegments, listGenerationSummaries } from '../../listing.js';
+import { listAllSnapshots, listAllWalSegments, listGenerationSummaries } from '../../replica/listing.js';
 import { openReplica } from '../../replica/url.js';
 import { formatIndex } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';

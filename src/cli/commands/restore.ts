@@ -1,8 +1,8 @@
 /** `walsync restore -o OUT [--generation G] [--index N | --timestamp T] [--if-db-not-exists] [--if-replica-exists] REPLICA_URL` */
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
-import type { RestoreProgress } from '../../restore.js';
-import { restore } from '../../restore.js';
+import type { RestoreProgress } from '../../restore/restore.js';
+import { restore } from '../../restore/restore.js';
 import { openReplica } from '../../replica/url.js';
 import { formatIndex, isGenerationId } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';

@@ -1,7 +1,7 @@
 /** `walsync retention REPLICA_URL --retention 24h`: delete what is past retention (Litestream 0.3 rules). */
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
-import { enforceRetention } from '../../retention.js';
+import { enforceRetention } from '../../replication/retention.js';
 import { openReplica } from '../../replica/url.js';
 import { durationArg } from '../common.js';
 import type { CliIo } from '../io.js';

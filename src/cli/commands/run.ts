@@ -9,8 +9,8 @@
  * SIGTERM, SIGHUP and SIGQUIT, and its exit (after a final sync) is
  * walsync's exit, with its code.
  */
-import { configPathFrom, loadConfig } from '../../config.js';
-import type { Config } from '../../config.js';
+import { configPathFrom, loadConfig } from '../../config/config.js';
+import type { Config } from '../../config/config.js';
 import { ConfigError, EXIT_OK, messageOf } from '../../errors.js';
 import type { AppProcess } from '../../exec/app-process.js';
 import { startAppProcess } from '../../exec/app-process.js';
@@ -20,9 +20,9 @@ import { startZombieReaper } from '../../exec/reaper.js';
 import { restoreMissingDatabases } from '../../exec/restore-on-start.js';
 import { createLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
-import { Metrics, serveMetrics } from '../../metrics.js';
-import { createRunner } from '../../runner.js';
-import type { LocalRunner } from '../../runner.js';
+import { Metrics, serveMetrics } from '../../daemon/metrics.js';
+import { createRunner } from '../../daemon/runner.js';
+import type { LocalRunner } from '../../daemon/runner.js';
 import type { CliIo } from '../io.js';
 import { warnIfBelowNormalPriority } from '../priority.js';
 

@@ -4,11 +4,11 @@
  * error and next run — read from disk (the shadow, the replicas and the
  * daemon's status file), so it works while `walsync run` is running.
  */
-import { configPathFrom, loadConfig } from '../../config.js';
+import { configPathFrom, loadConfig } from '../../config/config.js';
 import { EXIT_OK } from '../../errors.js';
 import { defaultMetaDir } from '../../layout.js';
 import { formatRequestCounts } from '../../replica/request-counter.js';
-import { describeDatabase } from '../../status-report.js';
+import { describeDatabase } from '../../daemon/status-report.js';
 import type { CliIo } from '../io.js';
 
 export interface StatusArgs {

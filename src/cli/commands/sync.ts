@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { run as runSync } from '../../../jobs/sync.js';
 import { EXIT_OK, messageOf, exitCodeFor, WalsyncError } from '../../errors.js';
-import type { JobContext } from '../../job.js';
+import type { JobContext } from '../../job/context.js';
 import type { Logger } from '../../log.js';
 import type { DbArgs } from '../common.js';
 import { durationArg, openFromArgs, withDbOptions } from '../common.js';

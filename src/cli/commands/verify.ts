@@ -6,8 +6,8 @@
 import type { Argv } from 'yargs';
 import { run as runVerify } from '../../../jobs/verify.js';
 import { EXIT_INCONSISTENT, EXIT_OK } from '../../errors.js';
-import { verifyReplica } from '../../verify-replica.js';
-import type { ReplicaVerification } from '../../verify-replica.js';
+import { verifyReplica } from '../../restore/verify-replica.js';
+import type { ReplicaVerification } from '../../restore/verify-replica.js';
 import { formatPos } from '../../wal/pos.js';
 import type { DbArgs } from '../common.js';
 import { openFromArgs, withDbOptions } from '../common.js';

@@ -9,15 +9,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { WalsyncError, messageOf } from './errors.js';
-import { fsyncPath, pathExists, writeAll } from './fsx/atomic.js';
-import { decodeLz4Frame } from './lz4/frame.js';
-import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
-import { snapshotKey, walSegmentKey } from './replica/layout.js';
-import { selectRestorePlan } from './restore-plan.js';
-import { readWalFileHeader, walkWalFile } from './shadow/wal-file.js';
-import { chainStart } from './wal/frames.js';
-import type { RestorePlan, RestoreTarget } from './restore-plan.js';
+import { WalsyncError, messageOf } from '../errors.js';
+import { fsyncPath, pathExists, writeAll } from '../fsx/atomic.js';
+import { decodeLz4Frame } from '../lz4/frame.js';
+import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../replica/client.js';
+import { snapshotKey, walSegmentKey } from '../replica/layout.js';
+import { selectRestorePlan } from './plan.js';
+import { readWalFileHeader, walkWalFile } from '../shadow/wal-file.js';
+import { chainStart } from '../wal/frames.js';
+import type { RestorePlan, RestoreTarget } from './plan.js';
 
 export interface RestoreOptions extends RestoreTarget {
   readonly client: ReplicaClient;

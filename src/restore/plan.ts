@@ -5,9 +5,9 @@
  * index. A missing index or a missing first segment is an error naming the
  * object; holes inside an index are found while the segments are read.
  */
-import { WalsyncError } from './errors.js';
-import type { ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
-import { snapshotKey, walSegmentKey } from './replica/layout.js';
+import { WalsyncError } from '../errors.js';
+import type { ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../replica/client.js';
+import { snapshotKey, walSegmentKey } from '../replica/layout.js';
 
 export interface RestoreTarget {
   readonly generationId?: string;

@@ -5,12 +5,12 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { SyncJobResult } from '../jobs/sync.js';
-import { WalsyncError, messageOf } from './errors.js';
+import type { SyncJobResult } from '../../jobs/sync.js';
+import { WalsyncError, messageOf } from '../errors.js';
 import type { HealthReport } from './health.js';
-import { walPathFor } from './layout.js';
-import type { RequestCounts } from './replica/request-counter.js';
-import { REQUEST_OPERATIONS } from './replica/request-counter.js';
+import { walPathFor } from '../layout.js';
+import type { RequestCounts } from '../replica/request-counter.js';
+import { REQUEST_OPERATIONS } from '../replica/request-counter.js';
 
 export class Metrics {
   readonly registry = new Registry();

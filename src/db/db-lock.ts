@@ -21,11 +21,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { WalsyncError, isNotFound, messageOf } from './errors.js';
-import { replaceReportFile } from './fsx/atomic.js';
-import type { Logger } from './log.js';
-import { readShadowModes } from './shadow/permissions.js';
-import { prepareMetaDir } from './shadow/meta-dir.js';
+import { WalsyncError, isNotFound, messageOf } from '../errors.js';
+import { replaceReportFile } from '../fsx/atomic.js';
+import type { Logger } from '../log.js';
+import { readShadowModes } from '../shadow/permissions.js';
+import { prepareMetaDir } from '../shadow/meta-dir.js';
 
 export const LOCK_FILE_NAME = 'lock';
 export const HOLDER_FILE_NAME = 'lock-holder.json';

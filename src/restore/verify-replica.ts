@@ -7,11 +7,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { run as runSync } from '../jobs/sync.js';
+import { run as runSync } from '../../jobs/sync.js';
 import { firstDifference } from './compare.js';
-import type { JobContext } from './job.js';
+import type { JobContext } from '../job/context.js';
 import { restore } from './restore.js';
-import type { Pos } from './wal/pos.js';
+import type { Pos } from '../wal/pos.js';
 
 export interface ReplicaVerification {
   readonly replica: string;

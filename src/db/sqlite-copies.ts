@@ -5,7 +5,7 @@
  * An app that embeds walsync must share one better-sqlite3 with it.
  */
 import Database from 'better-sqlite3';
-import { WalsyncError } from './errors.js';
+import { WalsyncError } from '../errors.js';
 
 const ADDON = /better_sqlite3\.node$/;
 

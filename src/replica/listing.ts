@@ -1,5 +1,5 @@
 /** What `walsync generations|snapshots|wal` list, with Litestream's columns. */
-import type { ReplicaClient, SnapshotInfo, WalSegmentInfo } from './replica/client.js';
+import type { ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 
 export interface GenerationSummary {
   readonly generationId: string;

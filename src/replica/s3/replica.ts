@@ -11,14 +11,14 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
-import { compareSegments } from './client.js';
-import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
-import { RequestCounter } from './request-counter.js';
-import { createS3Client } from './s3-client.js';
-import { s3Failure } from './s3-errors.js';
-import type { ResolvedS3Settings } from './s3-settings.js';
-import { formatS3Url } from './s3-settings.js';
+import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
+import { compareSegments } from '../client.js';
+import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from '../layout.js';
+import { RequestCounter } from '../request-counter.js';
+import { createS3Client } from './client.js';
+import { s3Failure } from './errors.js';
+import type { ResolvedS3Settings } from './settings.js';
+import { formatS3Url } from './settings.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
 

@@ -7,20 +7,20 @@
  */
 import fs from 'node:fs/promises';
 import { Cron } from 'croner';
-import { run as runRetention } from '../jobs/retention.js';
-import { run as runSnapshot } from '../jobs/snapshot.js';
-import { run as runSync } from '../jobs/sync.js';
-import type { SyncJobResult } from '../jobs/sync.js';
-import type { Config, DbConfig, Schedule } from './config.js';
-import { WalsyncError, messageOf } from './errors.js';
+import { run as runRetention } from '../../jobs/retention.js';
+import { run as runSnapshot } from '../../jobs/snapshot.js';
+import { run as runSync } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../../jobs/sync.js';
+import type { Config, DbConfig, Schedule } from '../config/config.js';
+import { WalsyncError, messageOf } from '../errors.js';
 import { HealthBook, startHeartbeat } from './health.js';
-import type { JobContext } from './job.js';
-import { openJobContext } from './job.js';
-import type { Logger } from './log.js';
+import type { JobContext } from '../job/context.js';
+import { openJobContext } from '../job/context.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
-import type { ReplicaClient } from './replica/client.js';
+import type { ReplicaClient } from '../replica/client.js';
 import { JobStatusBook } from './status.js';
-import { verifyReplica } from './verify-replica.js';
+import { verifyReplica } from '../restore/verify-replica.js';
 
 export type ScheduledJobName = 'sync' | 'snapshot' | 'retention' | 'verify';
 

@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { RequestCounter, RequestOperation } from './request-counter.js';
-import type { ResolvedS3Settings } from './s3-settings.js';
+import type { RequestCounter, RequestOperation } from '../request-counter.js';
+import type { ResolvedS3Settings } from './settings.js';
 
 /** Attempts per request; the SDK backs off exponentially with full jitter (base 100 ms) between them. */
 export const S3_MAX_ATTEMPTS = 5;

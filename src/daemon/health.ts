@@ -5,8 +5,8 @@
  * that turns late is one ERROR line, and one INFO line when it recovers,
  * however many syncs fail in between.
  */
-import type { Logger } from './log.js';
-import { messageOf } from './errors.js';
+import type { Logger } from '../log.js';
+import { messageOf } from '../errors.js';
 
 export interface HealthSettings {
   readonly maxLagMs: number;

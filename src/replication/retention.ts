@@ -7,7 +7,7 @@
  * can, else the newest one is kept. Deleting is idempotent: a killed run is
  * finished by the next.
  */
-import type { ReplicaClient, SnapshotInfo } from './replica/client.js';
+import type { ReplicaClient, SnapshotInfo } from '../replica/client.js';
 
 export interface RetentionOptions {
   readonly retentionMs: number;

@@ -15,7 +15,7 @@ import { LZ4_BLOCK_SIZE, encodeLz4Frame } from '../lz4/frame.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { Pos } from '../wal/pos.js';
 import { formatIndex } from '../wal/pos.js';
-import type { ReplicaClient, SnapshotInfo } from './client.js';
+import type { ReplicaClient, SnapshotInfo } from '../replica/client.js';
 import { positionAfter } from './position.js';
 import { uploadSnapshot } from './snapshot.js';
 

@@ -1,17 +1,17 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
-import type { DbConfig, ReplicaConfig } from './config.js';
-import { messageOf } from './errors.js';
-import { isAlive } from './proc/processes.js';
-import { shadowWalPath } from './layout.js';
-import { positionAfter } from './replica/position.js';
-import type { RequestCounts } from './replica/request-counter.js';
-import { openReplica } from './replica/url.js';
-import { listShadowIndexes, readGeneration } from './shadow/generation.js';
+import type { DbConfig, ReplicaConfig } from '../config/config.js';
+import { messageOf } from '../errors.js';
+import { isAlive } from '../proc/processes.js';
+import { shadowWalPath } from '../layout.js';
+import { positionAfter } from '../replication/position.js';
+import type { RequestCounts } from '../replica/request-counter.js';
+import { openReplica } from '../replica/url.js';
+import { listShadowIndexes, readGeneration } from '../shadow/generation.js';
 import type { JobStatus } from './status.js';
 import { readStatusFile } from './status.js';
-import type { Pos } from './wal/pos.js';
-import { formatPos } from './wal/pos.js';
+import type { Pos } from '../wal/pos.js';
+import { formatPos } from '../wal/pos.js';
 
 export interface ReplicaReport {
   name: string;

@@ -5,9 +5,9 @@
  * earlier, failed job left behind; then give each replica the WAL it lacks
  * and the snapshot.
  */
-import type { JobContext, ReplicaTarget } from '../job.js';
+import type { JobContext, ReplicaTarget } from '../job/context.js';
 import { syncShadow } from '../shadow/sync-shadow.js';
-import type { SnapshotInfo } from './client.js';
+import type { SnapshotInfo } from '../replica/client.js';
 import { replicate } from './replicate.js';
 
 export type TakenSnapshot = SnapshotInfo & { readonly databaseSize: number };

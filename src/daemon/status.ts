@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { messageOf } from './errors.js';
-import { replaceReportFile } from './fsx/atomic.js';
-import type { Logger } from './log.js';
-import type { RequestCounts } from './replica/request-counter.js';
+import { messageOf } from '../errors.js';
+import { replaceReportFile } from '../fsx/atomic.js';
+import type { Logger } from '../log.js';
+import type { RequestCounts } from '../replica/request-counter.js';
 
 export const STATUS_FILE_NAME = 'status.json';
 

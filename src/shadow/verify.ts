@@ -5,15 +5,15 @@
  * is a byte-for-byte prefix of the real WAL.
  */
 import fs from 'node:fs/promises';
-import type { LiveDb } from './db/live-db.js';
-import { WalsyncError, isNotFound } from './errors.js';
-import { pathExists, readRange } from './fsx/atomic.js';
-import { generationFilePath, shadowWalDirPath, shadowWalPath } from './layout.js';
-import type { WalHeader } from './wal/format.js';
-import { describeHeaderChange, isWalRestartOf, sameWalHeader } from './wal/header.js';
-import { listShadowIndexes, readGeneration } from './shadow/generation.js';
-import { inspectShadowWal } from './shadow/shadow-wal.js';
-import { readWalFileHeader } from './shadow/wal-file.js';
+import type { LiveDb } from '../db/live-db.js';
+import { WalsyncError, isNotFound } from '../errors.js';
+import { pathExists, readRange } from '../fsx/atomic.js';
+import { generationFilePath, shadowWalDirPath, shadowWalPath } from '../layout.js';
+import type { WalHeader } from '../wal/format.js';
+import { describeHeaderChange, isWalRestartOf, sameWalHeader } from '../wal/header.js';
+import { listShadowIndexes, readGeneration } from './generation.js';
+import { inspectShadowWal } from './shadow-wal.js';
+import { readWalFileHeader } from './wal-file.js';
 
 export interface Inconsistency {
   readonly file: string;

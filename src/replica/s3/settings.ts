@@ -4,7 +4,7 @@
  * the config keys of a `type: s3` replica. All defaults are applied in
  * resolveS3Settings, in one place.
  */
-import { WalsyncError } from '../errors.js';
+import { WalsyncError } from '../../errors.js';
 
 export interface S3ReplicaSettings {
   readonly bucket: string;

@@ -8,15 +8,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
-import { ConfigError, isNotFound, messageOf } from './errors.js';
-import { defaultMetaDir } from './layout.js';
+import { ConfigError, isNotFound, messageOf } from '../errors.js';
+import { defaultMetaDir } from '../layout.js';
 import { parseDuration } from './duration.js';
-import type { LogFormat, LogLevel } from './log.js';
-import type { CheckpointPolicy } from './shadow/checkpoint.js';
-import { DEFAULT_CHECKPOINT_POLICY } from './shadow/checkpoint.js';
-import type { ReplicaLocation } from './replica/url.js';
-import type { S3ReplicaSettings } from './replica/s3-settings.js';
-import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from './replica/s3-settings.js';
+import type { LogFormat, LogLevel } from '../log.js';
+import type { CheckpointPolicy } from '../shadow/checkpoint.js';
+import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
+import type { ReplicaLocation } from '../replica/url.js';
+import type { S3ReplicaSettings } from '../replica/s3/settings.js';
+import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from '../replica/s3/settings.js';
 
 export type ReplicaType = 'file' | 's3';
 

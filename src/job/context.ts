@@ -4,18 +4,18 @@
  * instant is followed by a run that recovers.
  */
 import path from 'node:path';
-import { LiveDb } from './db/live-db.js';
-import { defaultMetaDir } from './layout.js';
-import type { Logger } from './log.js';
-import type { CheckpointPolicy } from './shadow/checkpoint.js';
-import type { ShadowCursor } from './shadow/shadow-wal.js';
-import type { ReplicaClient } from './replica/client.js';
-import type { ReplicaMemory } from './replica/replicate.js';
-import type { ReplicaLocation } from './replica/url.js';
-import { openReplica } from './replica/url.js';
-import type { DbLock, LockRole } from './db-lock.js';
-import { acquireDbLock } from './db-lock.js';
-import { readShadowModes } from './shadow/permissions.js';
+import { LiveDb } from '../db/live-db.js';
+import { defaultMetaDir } from '../layout.js';
+import type { Logger } from '../log.js';
+import type { CheckpointPolicy } from '../shadow/checkpoint.js';
+import type { ShadowCursor } from '../shadow/shadow-wal.js';
+import type { ReplicaClient } from '../replica/client.js';
+import type { ReplicaMemory } from '../replication/replicate.js';
+import type { ReplicaLocation } from '../replica/url.js';
+import { openReplica } from '../replica/url.js';
+import type { DbLock, LockRole } from '../db/db-lock.js';
+import { acquireDbLock } from '../db/db-lock.js';
+import { readShadowModes } from '../shadow/permissions.js';
 
 export interface DbJobState {
   /** Where the previous sync left the shadow, so the next one need not re-read it. */
@@ -61,7 +61,7 @@ export interface OpenJobContextOptions {
   /** Replica URLs or directories, or S3 settings from a config file. */
   readonly replicaUrls?: readonly ReplicaLocation[];
   readonly signal?: AbortSignal;
-  /** How this process holds the database's lock (db-lock.ts), and what it is doing, for another's refusal. */
+  /** How this process holds the database's lock (src/db/db-lock.ts), and what it is doing, for another's refusal. */
   readonly lock: { readonly role: LockRole; readonly what: string };
 }
 

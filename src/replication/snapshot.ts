@@ -9,7 +9,7 @@ import { openDatabaseImage } from '../db/database-image.js';
 import { shadowWalPath } from '../layout.js';
 import { encodeLz4Frame } from '../lz4/frame.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
-import type { ReplicaClient, SnapshotInfo } from './client.js';
+import type { ReplicaClient, SnapshotInfo } from '../replica/client.js';
 
 /**
  * Uploads a snapshot of the database at `cursor`, which must be where the

@@ -6,8 +6,8 @@
  */
 import { decodeLz4Frame, readLz4ContentSize } from '../lz4/frame.js';
 import type { Pos } from '../wal/pos.js';
-import type { ReplicaClient, WalSegmentInfo } from './client.js';
-import { walSegmentKey } from './layout.js';
+import type { ReplicaClient, WalSegmentInfo } from '../replica/client.js';
+import { walSegmentKey } from '../replica/layout.js';
 
 export async function decodedLength(client: ReplicaClient, segment: WalSegmentInfo): Promise<number> {
   const name = `${client.url}/${walSegmentKey(segment.generationId, segment.index, segment.offset)}`;

@@ -3,7 +3,7 @@
  * code (NoSuchBucket, InvalidAccessKeyId, SlowDown …) or the network error
  * (ECONNREFUSED, ENOTFOUND, a timeout), never the SDK's stack.
  */
-import { WalsyncError, messageOf, systemErrorCode } from '../errors.js';
+import { WalsyncError, messageOf, systemErrorCode } from '../../errors.js';
 
 interface SdkError {
   name?: string;

@@ -3,11 +3,11 @@
  * ~25 MiB to load) on its first request, so that a command or a daemon that
  * never talks to a bucket does not pay for it at every start.
  */
-import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
-import { RequestCounter } from './request-counter.js';
-import type { S3ReplicaClient } from './s3.js';
-import type { ResolvedS3Settings } from './s3-settings.js';
-import { formatS3Url } from './s3-settings.js';
+import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
+import { RequestCounter } from '../request-counter.js';
+import type { S3ReplicaClient } from './replica.js';
+import type { ResolvedS3Settings } from './settings.js';
+import { formatS3Url } from './settings.js';
 
 export class LazyS3ReplicaClient implements ReplicaClient {
   readonly url: string;
@@ -71,7 +71,7 @@ export class LazyS3ReplicaClient implements ReplicaClient {
   }
 
   private load(): Promise<S3ReplicaClient> {
-    this.client ??= import('./s3.js').then(({ S3ReplicaClient }) => new S3ReplicaClient(this.settings, this.requests));
+    this.client ??= import('./replica.js').then(({ S3ReplicaClient }) => new S3ReplicaClient(this.settings, this.requests));
     return this.client;
   }
 
