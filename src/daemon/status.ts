@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { messageOf } from '../errors.js';
-import { replaceReportFile } from '../fsx/atomic.js';
+import { replaceReportFile } from '../fsx/file-io.js';
 import type { Logger } from '../log.js';
 import type { RequestCounts } from '../replica/request-counter.js';
 

@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { WalsyncError } from '../errors.js';
-import { readFileChunks, readRange } from '../fsx/atomic.js';
+import { readFileChunks, readRange } from '../fsx/file-io.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
 import { createWalPageIndex, indexFramePages, pagesInOrder } from '../wal/page-index.js';
 import { databaseFileSize, readDatabaseFile } from './database-file.js';

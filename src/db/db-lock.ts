@@ -22,7 +22,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { WalsyncError, isNotFound, messageOf } from '../errors.js';
-import { replaceReportFile } from '../fsx/atomic.js';
+import { replaceReportFile } from '../fsx/file-io.js';
 import type { Logger } from '../log.js';
 import { readShadowModes } from '../shadow/permissions.js';
 import { prepareMetaDir } from '../shadow/meta-dir.js';

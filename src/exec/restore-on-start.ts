@@ -7,7 +7,7 @@
  */
 import type { DbConfig } from '../config/config.js';
 import { WalsyncError, messageOf } from '../errors.js';
-import { pathExists } from '../fsx/atomic.js';
+import { pathExists } from '../fsx/file-io.js';
 import type { Logger } from '../log.js';
 import { openReplica } from '../replica/url.js';
 import { restore } from '../restore/restore.js';

@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable, readFileChunks, removeTmpFiles, writeChunksBehind, writeFileAtomic } from '../fsx/atomic.js';
+import { makeDirDurable, removeTmpFiles, writeFileAtomic } from '../fsx/durable.js';
+import { readFileChunks, writeChunksBehind } from '../fsx/file-io.js';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { RequestCounter } from './request-counter.js';

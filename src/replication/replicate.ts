@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
-import { readFileChunks } from '../fsx/atomic.js';
+import { readFileChunks } from '../fsx/file-io.js';
 import { isNotFound } from '../errors.js';
 import { shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { isNotFound } from '../errors.js';
-import { writeBytesAtomic } from '../fsx/atomic.js';
+import { writeBytesAtomic } from '../fsx/durable.js';
 import { generationFilePath, parseShadowWalName, shadowWalDirPath } from '../layout.js';
 import { isGenerationId } from '../wal/pos.js';
 

@@ -1,7 +1,7 @@
 /** The shadow directory, made if missing, and usable by this process. */
 import fs from 'node:fs/promises';
 import { WalsyncError, messageOf, systemErrorCode } from '../errors.js';
-import { makeDirDurable } from '../fsx/atomic.js';
+import { makeDirDurable } from '../fsx/durable.js';
 import type { ShadowModes } from './permissions.js';
 
 export async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promise<void> {

@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { readRange, writeAll, writeFileAtomic } from '../fsx/atomic.js';
+import { writeFileAtomic } from '../fsx/durable.js';
+import { readRange, writeAll } from '../fsx/file-io.js';
 import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
 import type { ChainPoint, WalkState } from '../wal/frames.js';

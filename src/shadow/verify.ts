@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
 import { WalsyncError, isNotFound } from '../errors.js';
-import { pathExists, readRange } from '../fsx/atomic.js';
+import { pathExists, readRange } from '../fsx/file-io.js';
 import { generationFilePath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { WalHeader } from '../wal/format.js';
 import { describeHeaderChange, isWalRestartOf, sameWalHeader } from '../wal/header.js';

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isNotFound } from '../errors.js';
-import { readRange, writeAll } from '../fsx/atomic.js';
+import { readRange, writeAll } from '../fsx/file-io.js';
 import { withBuffers } from '../fsx/buffer-pool.js';
 import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';

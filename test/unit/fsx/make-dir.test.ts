@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { makeDirDurable } from '../../../src/fsx/atomic.js';
+import { makeDirDurable } from '../../../src/fsx/durable.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 describe('makeDirDurable', () => {

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { writeChunksBehind } from '../../../src/fsx/atomic.js';
+import { writeChunksBehind } from '../../../src/fsx/file-io.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /** The chunks through one reused buffer, as the LZ4 encoder hands them over: each valid until the next is asked for. */

@@ -1,76 +1,12 @@
 /**
- * Crash-safe file primitives: a file appears whole or not at all (tmp, fsync,
- * rename, fsync the directory), and a file that only grows is appended to
- * and fsynced before anyone is told about the new bytes.
+ * Plain file I/O: exact reads, full writes, chunked reads through a reused
+ * buffer, writes with one write in flight, and report files replaced
+ * through a temp name without fsyncs (see durable.ts for what must survive a crash).
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
-import { isNotFound, systemErrorCode } from '../errors.js';
+import { isNotFound } from '../errors.js';
 import { TMP_SUFFIX } from '../layout.js';
 import { borrowBuffer, returnBuffer, withBuffers } from './buffer-pool.js';
-
-const TMP_NAME = /\.tmp(-wal|-shm)?$/;
-
-/** Flushes a file or a directory to disk. */
-export async function fsyncPath(filePath: string): Promise<void> {
-  const handle = await fs.open(filePath, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Creates `dirPath` and any missing parents with `mode`, fsyncing each parent it added to. */
-export async function makeDirDurable(dirPath: string, mode: number): Promise<void> {
-  const missing: string[] = [];
-  for (let dir = dirPath; ; dir = path.dirname(dir)) {
-    try {
-      await fs.stat(dir);
-      break;
-    } catch (error) {
-      if (!isNotFound(error) || dir === path.dirname(dir)) throw error;
-      missing.unshift(dir);
-    }
-  }
-  for (const dir of missing) {
-    try {
-      await fs.mkdir(dir, { mode });
-    } catch (error) {
-      // Another walsync process (a one-shot started at the same moment) made it first.
-      if (systemErrorCode(error) !== 'EEXIST') throw error;
-    }
-    await fsyncPath(path.dirname(dir));
-  }
-}
-
-/**
- * Writes `target` through `<target>.tmp`: the callback fills the temp file
- * (positioned writes on its handle), then it is fsynced and renamed over the
- * target, and the directory fsynced. A crash leaves either the old target or
- * the new one, plus at most a `.tmp` that the next job removes.
- */
-export async function writeFileAtomic<T>(
-  target: string,
-  mode: number,
-  fill: (handle: fs.FileHandle) => Promise<T>,
-): Promise<T> {
-  const tmpPath = target + TMP_SUFFIX;
-  const handle = await fs.open(tmpPath, 'w', mode);
-  let result: T;
-  try {
-    result = await fill(handle);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await fs.rm(tmpPath, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await fs.rename(tmpPath, target);
-  await fsyncPath(path.dirname(target));
-  return result;
-}
 
 /**
  * Replaces a small report file through a temp name, so a reader never sees
@@ -81,10 +17,6 @@ export async function replaceReportFile(target: string, text: string, mode: numb
   const tmpPath = `${target}${TMP_SUFFIX}`;
   await fs.writeFile(tmpPath, text, { mode });
   await fs.rename(tmpPath, target);
-}
-
-export async function writeBytesAtomic(target: string, mode: number, bytes: Uint8Array): Promise<void> {
-  await writeFileAtomic(target, mode, (handle) => writeAll(handle, bytes, 0));
 }
 
 export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {
@@ -160,25 +92,6 @@ export async function readRange(
     done += bytesRead;
   }
   return into.subarray(0, done);
-}
-
-/** Removes `*.tmp` debris of killed jobs (and the -wal/-shm of a temp database) anywhere under `dirPath`; returns how many. */
-export async function removeTmpFiles(dirPath: string): Promise<number> {
-  let entries;
-  try {
-    entries = await fs.readdir(dirPath, { withFileTypes: true, recursive: true });
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
-  }
-  let removed = 0;
-  for (const entry of entries) {
-    if (entry.isFile() && TMP_NAME.test(entry.name)) {
-      await fs.rm(path.join(entry.parentPath ?? entry.path, entry.name), { force: true });
-      removed++;
-    }
-  }
-  return removed;
 }
 
 /**
