@@ -7,7 +7,8 @@
  */
 import type { SyncJobResult } from '../jobs/sync.js';
 import type { Config } from './config/config.js';
-import { DEFAULTS, loadConfig, parseConfig } from './config/config.js';
+import { loadConfig, parseConfig } from './config/config.js';
+import { DEFAULTS } from './config/defaults.js';
 import { runOneShotInWorker, startRunnerInWorker } from './library/host.js';
 import type { OneShotOptions as WorkerOneShotOptions, Verification } from './library/operations.js';
 import type { Logger } from './log.js';

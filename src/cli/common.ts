@@ -1,11 +1,11 @@
 /** Options shared by the commands that open a database, and turning them into a JobContext. */
 import type { Argv } from 'yargs';
 import { WalsyncError } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { parseDuration } from '../config/duration.js';
 import type { JobContext, OpenJobContextOptions } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 
 export interface DbArgs {
@@ -20,20 +20,20 @@ export interface DbArgs {
 export function withDbOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('meta-path', { type: 'string', describe: 'Shadow directory (default: <dir>/.<name>-walsync)' })
-    .option('busy-timeout', { type: 'string', default: '5s', describe: 'How long to wait for the write lock' })
+    .option('busy-timeout', { type: 'string', default: DEFAULTS.busyTimeout, describe: 'How long to wait for the write lock' })
     .option('checkpoint-min-pages', {
       type: 'number',
-      default: DEFAULT_CHECKPOINT_POLICY.minPageCount,
+      default: DEFAULTS.checkpoint.minPages,
       describe: 'PASSIVE checkpoint once the WAL holds this many pages',
     })
     .option('checkpoint-truncate-pages', {
       type: 'number',
-      default: DEFAULT_CHECKPOINT_POLICY.truncatePageCount,
+      default: DEFAULTS.checkpoint.truncatePages,
       describe: 'TRUNCATE checkpoint once the WAL holds this many pages',
     })
     .option('checkpoint-idle-interval', {
       type: 'string',
-      default: '1m',
+      default: DEFAULTS.checkpoint.idleInterval,
       describe: 'PASSIVE checkpoint after this long without commits (0 = never)',
     });
 }

@@ -13,7 +13,7 @@ import { defaultMetaDir } from '../layout.js';
 import { parseDuration } from './duration.js';
 import type { LogFormat, LogLevel } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
-import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
+import { DEFAULTS } from './defaults.js';
 import type { ReplicaLocation } from '../replica/url.js';
 import type { S3ReplicaSettings } from '../replica/s3/settings.js';
 import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from '../replica/s3/settings.js';
@@ -64,14 +64,6 @@ export interface HealthConfig {
   readonly heartbeatIntervalMs: number;
 }
 
-/** Every default, in one place (README "Configuration" lists them). */
-export const DEFAULTS = {
-  logging: { level: 'info' as LogLevel, format: 'text' as LogFormat },
-  busyTimeout: '5s',
-  health: { maxLag: '1m', heartbeatInterval: '1m' },
-  checkpoint: { minPages: DEFAULT_CHECKPOINT_POLICY.minPageCount, truncatePages: DEFAULT_CHECKPOINT_POLICY.truncatePageCount, idleInterval: '1m' },
-  replica: { syncInterval: '1s', snapshotInterval: '24h', retention: '24h', retentionCheckInterval: '1h' },
-} as const;
 
 const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec'];
 const HEALTH_KEYS = ['max-lag'];

@@ -12,6 +12,7 @@ import { run as runSnapshot } from '../../jobs/snapshot.js';
 import { run as runSync } from '../../jobs/sync.js';
 import type { SyncJobResult } from '../../jobs/sync.js';
 import type { Config, DbConfig, Schedule } from '../config/config.js';
+import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import { HealthBook, startHeartbeat } from './health.js';
 import type { JobContext } from '../job/context.js';
@@ -139,7 +140,7 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined, 
     const label = replica?.name ?? 'shadow';
     health.addReplica(ctx.db.dbPath, label, () => ctx.state.shadowByteCount ?? 0);
     const client = replica ? ctx.replicas[i]!.client : undefined;
-    schedule(run, log, 'sync', label, replica?.syncInterval ?? { kind: 'interval', ms: 1000, text: '1s' }, () => runSync(only), client);
+    schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => runSync(only), client);
     if (!replica) return;
     schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => runSnapshot(only), client);
     schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => runRetention({ ...only, retentionMs: replica.retentionMs }), client);

@@ -8,7 +8,7 @@ import type { SyncJobResult } from '../../jobs/sync.js';
 import type { JobContext, OpenJobContextOptions } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_CHECKPOINT_POLICY } from '../shadow/checkpoint.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CHECKPOINT_POLICY } from '../config/defaults.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 import { verifyReplica } from '../restore/verify-replica.js';
 import type { ReplicaVerification } from '../restore/verify-replica.js';
@@ -53,13 +53,10 @@ async function openOneShot(
   switchToWal: boolean,
   lock: OpenJobContextOptions['lock'],
 ): Promise<JobContext> {
-  return openJobContext(dbPath, {
-    metaDir: options.metaDir,
-    policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY,
-    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
-    log,
-    switchToWal,
-    replicaUrls: options.replicas,
-    lock,
-  });
+  return openJobContext(dbPath, { metaDir: options.metaDir, ...oneShotSettings(options), log, switchToWal, replicaUrls: options.replicas, lock });
+}
+
+/** What a one-shot of the library runs with where its options say nothing. */
+export function oneShotSettings(options: OneShotOptions): { policy: CheckpointPolicy; busyTimeoutMs: number } {
+  return { policy: options.checkpoint ?? DEFAULT_CHECKPOINT_POLICY, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS };
 }

@@ -21,12 +21,6 @@ export interface CheckpointPolicy {
   readonly idleIntervalMs: number;
 }
 
-export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = {
-  minPageCount: 1000,
-  truncatePageCount: 121359,
-  idleIntervalMs: 60_000,
-};
-
 export function checkpointModeFor(
   policy: CheckpointPolicy,
   walFrameCount: number,

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
 import { openJobContext } from '../../src/job/context.js';
 import { silentLogger } from '../../src/log.js';
-import { DEFAULT_CHECKPOINT_POLICY } from '../../src/shadow/checkpoint.js';
+import { DEFAULT_CHECKPOINT_POLICY } from '../../src/config/defaults.js';
 import { openReplica } from '../../src/replica/url.js';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';

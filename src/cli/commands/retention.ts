@@ -1,6 +1,7 @@
 /** `walsync retention REPLICA_URL --retention 24h`: delete what is past retention (Litestream 0.3 rules). */
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { enforceRetention } from '../../replication/retention.js';
 import { openReplica } from '../../replica/url.js';
 import { durationArg } from '../common.js';
@@ -15,7 +16,7 @@ export interface RetentionArgs {
 export function retentionBuilder<T>(yargs: Argv<T>) {
   return yargs
     .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir, s3://bucket/prefix or a directory path' })
-    .option('retention', { type: 'string', default: '24h', describe: 'Keep snapshots newer than this' });
+    .option('retention', { type: 'string', default: DEFAULTS.replica.retention, describe: 'Keep snapshots newer than this' });
 }
 
 export async function retentionCommand(args: RetentionArgs, io: CliIo): Promise<number> {

@@ -1,6 +1,7 @@
 /** `walsync sync [DB] [--once] [--interval 1s] [--json]` */
 import type { Argv } from 'yargs';
 import { run as runSync } from '../../../jobs/sync.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { EXIT_OK, messageOf, exitCodeFor, WalsyncError } from '../../errors.js';
 import type { JobContext } from '../../job/context.js';
 import type { Logger } from '../../log.js';
@@ -23,7 +24,7 @@ export function syncBuilder<T>(yargs: Argv<T>) {
     .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
     .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
-    .option('interval', { type: 'string', default: '1s', describe: 'Time between syncs when not --once' });
+    .option('interval', { type: 'string', default: DEFAULTS.replica.syncInterval, describe: 'Time between syncs when not --once' });
 }
 
 export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_CHECKPOINT_POLICY, checkpointModeFor } from '../../../src/shadow/checkpoint.js';
+import { DEFAULT_CHECKPOINT_POLICY } from '../../../src/config/defaults.js';
+import { checkpointModeFor } from '../../../src/shadow/checkpoint.js';
 
 describe('checkpoint policy', () => {
   const policy = DEFAULT_CHECKPOINT_POLICY;

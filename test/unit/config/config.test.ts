@@ -1,8 +1,9 @@
 /** The configuration file: defaults in one place, every problem reported at once with file and key path. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULTS, parseConfig } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { parseConfig } from '../../../src/config/config.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
+import { ConfigError } from '../../../src/errors.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
   try {

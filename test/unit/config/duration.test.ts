@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration } from '../../src/config/duration.js';
+import { parseDuration } from '../../../src/config/duration.js';
 
 describe('durations in flags', () => {
   it('reads milliseconds, seconds, minutes, hours and days', () => {
