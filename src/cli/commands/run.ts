@@ -43,14 +43,19 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   const exec = args.exec ?? config.exec;
   const appArgv = exec === undefined ? undefined : parseExecCommand(exec, args.exec === undefined ? `${file}: exec` : '--exec');
   const log = loggerFor(config, json);
-  await restoreMissingDatabases(config.dbs, args['restore-if-db-not-exists'], log);
+  // Taken from here on and held until the runner can act on them: a signal that came while the
+  // databases were being opened would otherwise meet Node's default action and kill walsync.
+  const signals = holdSignals(io, appArgv ? FORWARDED_SIGNALS : [...STOP_SIGNALS, 'SIGHUP']);
   const metrics = config.addr ? new Metrics() : undefined;
   let runner: LocalRunner | undefined;
-  const server = config.addr && metrics ? await serveMetrics(config.addr, metrics, () => runner?.health.report()) : undefined;
+  let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {
+    await restoreMissingDatabases(config.dbs, args['restore-if-db-not-exists'], log);
+    server = config.addr && metrics ? await serveMetrics(config.addr, metrics, () => runner?.health.report()) : undefined;
     runner = await createRunner(config, log, { metrics, waitForMissing: appArgv !== undefined });
   } catch (error) {
     server?.close();
+    signals.release();
     throw error;
   }
   log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
@@ -58,30 +63,52 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   const current = () => runner!;
   let exitCode: number;
   try {
-    exitCode = appArgv ? await superviseApp(appArgv, current, io, log) : await serveUntilStopped(file, io, log, current, (next) => {
+    exitCode = appArgv ? await superviseApp(appArgv, current, signals, log) : await serveUntilStopped(file, signals, log, current, (next) => {
       config = next;
       return createRunner(config, log, { metrics }).then((started) => void (runner = started));
     });
   } finally {
+    signals.release();
     server?.close();
   }
   return exitCode;
 }
 
+interface HeldSignals {
+  /** Hands every signal to `handler`, first those that came before. */
+  deliver(handler: (signal: NodeJS.Signals) => void): void;
+  release(): void;
+}
+
+function holdSignals(io: CliIo, names: readonly NodeJS.Signals[]): HeldSignals {
+  const early: NodeJS.Signals[] = [];
+  let handler: ((signal: NodeJS.Signals) => void) | undefined;
+  const release = io.onSignals(names, (signal) => (handler ? handler(signal) : early.push(signal)));
+  return {
+    deliver(next) {
+      handler = next;
+      for (const signal of early.splice(0)) next(signal);
+    },
+    release,
+  };
+}
+
 /** Without --exec: until SIGINT, SIGTERM or the end of an npm launcher; SIGHUP reloads the config. */
-async function serveUntilStopped(file: string, io: CliIo, log: Logger, runner: () => LocalRunner, restart: (config: Config) => Promise<void>): Promise<number> {
+async function serveUntilStopped(file: string, signals: HeldSignals, log: Logger, runner: () => LocalRunner, restart: (config: Config) => Promise<void>): Promise<number> {
   await new Promise<void>((resolve) => {
     let reloading = Promise.resolve();
     let stopped = false;
     const stop = (reason: Record<string, unknown>) => {
       if (stopped) return;
       stopped = true;
-      removeSignals();
+      // A second SIGINT or SIGTERM during the final sync then ends walsync at once, as it always has.
+      signals.release();
       launcher.then((watch) => watch.stop());
       log.info('stopping after a final sync', reason);
       void reloading.then(() => stopWithin(runner(), log)).then(resolve);
     };
-    const removeSignals = io.onSignals([...STOP_SIGNALS, 'SIGHUP'], (signal) => {
+    const launcher = watchNpmLauncher(() => stop({ reason: 'the npm exec that started walsync exited' }));
+    signals.deliver((signal) => {
       if (signal !== 'SIGHUP') return stop({ signal });
       reloading = reloading.then(async () => {
         const next = await reload(file, log);
@@ -91,13 +118,12 @@ async function serveUntilStopped(file: string, io: CliIo, log: Logger, runner: (
         log.info('config reloaded', { config: file, dbs: next.dbs.length });
       });
     });
-    const launcher = watchNpmLauncher(() => stop({ reason: 'the npm exec that started walsync exited' }));
   });
   return EXIT_OK;
 }
 
 /** With --exec: the app runs until it exits; stop signals go to it, and its exit ends the run after a final sync. */
-async function superviseApp(argv: string[], runner: () => LocalRunner, io: CliIo, log: Logger): Promise<number> {
+async function superviseApp(argv: string[], runner: () => LocalRunner, signals: HeldSignals, log: Logger): Promise<number> {
   let app: AppProcess;
   try {
     app = await startAppProcess(argv, log);
@@ -105,7 +131,7 @@ async function superviseApp(argv: string[], runner: () => LocalRunner, io: CliIo
     await stopWithin(runner(), log);
     throw error;
   }
-  const removeSignals = io.onSignals(FORWARDED_SIGNALS, (signal) => {
+  signals.deliver((signal) => {
     log.info('passing signal to the app', { signal, pid: app.pid });
     app.signal(signal);
   });
@@ -115,7 +141,7 @@ async function superviseApp(argv: string[], runner: () => LocalRunner, io: CliIo
   });
   const stopReaper = process.pid === 1 ? await startZombieReaper(() => new Set([app.pid]), log) : () => undefined;
   const exitCode = await app.exitCode;
-  removeSignals();
+  signals.release();
   launcher.stop();
   log.info('stopping after a final sync', { appExitCode: exitCode });
   await stopWithin(runner(), log);
