@@ -21,9 +21,13 @@ import { tempDir } from '../helpers/tmp.js';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const run = promisify(execFile);
 
-/** npm, linking this checkout the way README's recipes install it (no download: it is a folder). */
+/**
+ * npm, linking this checkout the way README's recipes install it (no download: it is a folder).
+ * Without its prepare script: the checkout is built already, and a rebuild would rewrite dist/
+ * under the tests running beside this one.
+ */
 async function npm(args: string[], cwd: string): Promise<void> {
-  await run('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund'], { cwd, timeout: 180_000 });
+  await run('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd, timeout: 180_000 });
 }
 
 async function waitForLog(child: ChildProcess, pattern: RegExp): Promise<() => string> {
