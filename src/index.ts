@@ -5,7 +5,7 @@
  * the app's better-sqlite3 (a peer dependency): createRunner, syncOnce and
  * verify refuse to start when a second copy of SQLite is loaded.
  */
-import type { SyncJobResult } from '../jobs/sync.js';
+import type { SyncJobResult } from './replication/sync-to-replicas.js';
 import type { Config } from './config/config.js';
 import { loadConfig, parseConfig } from './config/config.js';
 import { DEFAULTS } from './config/defaults.js';

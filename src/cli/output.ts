@@ -1,5 +1,5 @@
 /** How command results look on stdout: one line of text, or one JSON object with --json. */
-import type { SyncJobResult } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import type { ShadowVerification } from '../shadow/verify.js';
 import { formatIndex, formatPos } from '../wal/pos.js';
 

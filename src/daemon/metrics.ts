@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { SyncJobResult } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import type { HealthReport } from './health.js';
 import { walPathFor } from '../layout.js';

@@ -10,7 +10,7 @@ import { Cron } from 'croner';
 import { run as runRetention } from '../../jobs/retention.js';
 import { run as runSnapshot } from '../../jobs/snapshot.js';
 import { run as runSync } from '../../jobs/sync.js';
-import type { SyncJobResult } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import type { Config, DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
 import { WalsyncError, messageOf } from '../errors.js';

@@ -4,7 +4,7 @@
  * across asynchronous I/O, which must never be the app's own thread.
  */
 import { run as runSync } from '../../jobs/sync.js';
-import type { SyncJobResult } from '../../jobs/sync.js';
+import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import type { JobContext, OpenJobContextOptions } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';

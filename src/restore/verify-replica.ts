@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { run as runSync } from '../../jobs/sync.js';
+import { syncToReplicas } from '../replication/sync-to-replicas.js';
 import { firstDifference } from './compare.js';
 import type { JobContext } from '../job/context.js';
 import { restore } from './restore.js';
@@ -20,7 +20,7 @@ export interface ReplicaVerification {
 }
 
 export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerification[]> {
-  const synced = await runSync(ctx);
+  const synced = await syncToReplicas(ctx);
   const results: ReplicaVerification[] = [];
   for (const [i, target] of ctx.replicas.entries()) {
     const restoredPath = path.join(ctx.metaDir, 'verify.tmp');
