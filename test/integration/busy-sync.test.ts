@@ -11,8 +11,9 @@ import type { LogFields, Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { runCli } from '../helpers/cli.js';
+import { policyWithMinPages } from '../helpers/sync-once.js';
 
-const POLICY = { minPageCount: 100_000, truncatePageCount: 121_359, idleIntervalMs: 0 };
+const POLICY = policyWithMinPages(100_000);
 
 describe('a sync the app keeps waiting', () => {
   it('fails with DB_BUSY, and the next sync goes on from its unlocked copy instead of re-reading the shadow under the lock', async (t) => {

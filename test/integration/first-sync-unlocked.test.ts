@@ -13,8 +13,9 @@ import type { LogFields, Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { runCli } from '../helpers/cli.js';
+import { policyWithMinPages } from '../helpers/sync-once.js';
 
-const POLICY = { minPageCount: 100_000, truncatePageCount: 121_359, idleIntervalMs: 0 };
+const POLICY = policyWithMinPages(100_000);
 
 async function syncInNewProcessContext(dbPath: string, debug: { event: string; fields?: LogFields }[]) {
   const log: Logger = { ...silentLogger, debug: (event, fields) => debug.push({ event, fields }) };

@@ -10,23 +10,10 @@ import { describe, it } from 'node:test';
 import { startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
 import { metaDirOf, shadowFiles } from '../helpers/shadow.js';
+import { syncOnceJson } from '../helpers/sync-once.js';
 
-interface Summary {
-  generation: string;
-  index: number;
-  offset: number;
-  frames: number;
-  transactions: number;
-  newGeneration: boolean;
-  reason: string | null;
-  checkpoint: { mode: string; restarted: boolean } | null;
-  cutBackBytes: number;
-}
-
-async function syncOnce(dbPath: string, ...flags: string[]): Promise<{ summary: Summary; stderr: string }> {
-  const result = await runCli(['sync', '--once', '--json', ...flags, dbPath]);
-  assert.equal(result.code, 0, result.stderr);
-  return { summary: JSON.parse(result.stdout) as Summary, stderr: result.stderr };
+function syncOnce(dbPath: string, ...flags: string[]) {
+  return syncOnceJson(dbPath, { flags });
 }
 
 async function setup(t: import('node:test').TestContext, kind: 'node' | 'python' = 'node') {

@@ -13,8 +13,9 @@ import { silentLogger } from '../../src/log.js';
 import { syncShadow } from '../../src/shadow/sync-shadow.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { metaDirOf } from '../helpers/shadow.js';
+import { policyWithMinPages } from '../helpers/sync-once.js';
 
-const POLICY = { minPageCount: 1000, truncatePageCount: 121_359, idleIntervalMs: 0 };
+const POLICY = policyWithMinPages(1000);
 
 describe('idle syncs', () => {
   it('find nothing new without reading a file, and still see every commit, a sync in between and a vanished shadow', async (t) => {

@@ -9,11 +9,11 @@ import { describe, it } from 'node:test';
 import { startAppInTempDir } from '../helpers/app.js';
 import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, listGenerations, shadowFiles } from '../helpers/shadow.js';
+import { syncOnceJson } from '../helpers/sync-once.js';
+import type { SyncSummary } from '../helpers/sync-once.js';
 
-async function syncJson(dbPath: string, ...flags: string[]) {
-  const result = await runCli(['sync', '--once', '--json', ...flags, dbPath]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as { generation: string; offset: number; transactions: number; frames: number };
+async function syncJson(dbPath: string, ...flags: string[]): Promise<SyncSummary> {
+  return (await syncOnceJson(dbPath, { flags })).summary;
 }
 
 describe('locking', () => {

@@ -15,18 +15,11 @@ import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { cliPath, collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables, integrityCheck, listTmpFiles, shadowFiles } from '../helpers/shadow.js';
-
-interface SyncSummary {
-  generation: string;
-  index: number;
-  checkpoint: { restarted: boolean } | null;
-  replicas: { replica: string; snapshotIndex: number | null; segments: number; position: string }[];
-}
+import { syncOnceJson } from '../helpers/sync-once.js';
+import type { SyncSummary } from '../helpers/sync-once.js';
 
 async function syncTo(dbPath: string, replica: string, ...flags: string[]): Promise<SyncSummary> {
-  const result = await runCli(['sync', '--once', '--json', ...flags, dbPath, replica]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as SyncSummary;
+  return (await syncOnceJson(dbPath, { flags, replicas: [replica] })).summary;
 }
 
 async function restoreTo(replica: string, out: string, ...flags: string[]) {

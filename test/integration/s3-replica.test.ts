@@ -20,12 +20,8 @@ import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import type { S3Server } from '../helpers/s3-server.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { currentGeneration, dumpTables, integrityCheck } from '../helpers/shadow.js';
-
-interface SyncSummary {
-  generation: string;
-  index: number;
-  checkpoint: { restarted: boolean } | null;
-}
+import { syncOnceJson } from '../helpers/sync-once.js';
+import type { SyncSummary } from '../helpers/sync-once.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 let server: S3Server;
@@ -44,9 +40,7 @@ async function cli(args: string[]) {
 }
 
 async function syncTo(dbPath: string, replica: string, ...flags: string[]): Promise<SyncSummary> {
-  const result = await cli(['sync', '--once', '--json', ...flags, dbPath, replica]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as SyncSummary;
+  return (await syncOnceJson(dbPath, { flags, replicas: [replica], env: server.env() })).summary;
 }
 
 async function appRowCount(app: App): Promise<number> {
