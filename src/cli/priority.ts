@@ -2,7 +2,7 @@
  * The CPU priority a long-running walsync should not be below. Each sync
  * holds the app's write lock for a few milliseconds; a walsync that other
  * processes can push off the CPU holds it until they let it back on, and the
- * app's writers wait all that time (measured in README, "Running it").
+ * app's writers wait all that time (measured in docs/running.md).
  */
 import os from 'node:os';
 import type { Logger } from '../log.js';

@@ -1,7 +1,7 @@
 /**
  * Every default walsync has, in one table: the config file's reader, the
- * CLI's flags and the library's options all take theirs from here (README
- * "Configuration" lists them), so the three cannot drift apart.
+ * CLI's flags and the library's options all take theirs from here (docs/configuration.md
+ * lists them), so the three cannot drift apart.
  */
 import type { LogFormat, LogLevel } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';

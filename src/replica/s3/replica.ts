@@ -134,7 +134,7 @@ export class S3ReplicaClient implements ReplicaClient {
 
   /**
    * Nothing to do: a failed multipart upload is aborted by the SDK, and a
-   * bucket lifecycle rule (README) removes the parts of one killed with its
+   * bucket lifecycle rule (docs/replicas.md) removes the parts of one killed with its
    * process. Listing uploads here would cost a request on every start.
    */
   async removeDebris(): Promise<void> {}
