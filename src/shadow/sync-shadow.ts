@@ -82,6 +82,10 @@ export interface SyncShadowResult {
   readonly checkpoint?: { readonly mode: string; readonly restarted: boolean };
   readonly cutBackByteCount: number;
   readonly removedTmpCount: number;
+  /** WAL bytes copied before the write lock was taken: the app did not wait for these. */
+  readonly unlockedByteCount: number;
+  /** How long the app's writes were held off; undefined when the sync took no lock (nothing was committed). */
+  readonly lockHoldMs?: number;
   readonly cursor: ShadowCursor;
 }
 
@@ -129,8 +133,9 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
         unsyncedShadowPaths,
         cutBackByteCount: 0,
       };
-      const locked = await syncUnderLock(run, header, unlocked?.count.byteCount ?? 0);
-      return await finishAfterLock(run, locked);
+      const unlockedByteCount = unlocked?.count.byteCount ?? 0;
+      const locked = await syncUnderLock(run, header, unlockedByteCount);
+      return await finishAfterLock(run, locked, unlockedByteCount);
     } finally {
       await wal.close();
     }
@@ -158,21 +163,20 @@ interface LockedSync {
   readonly removedTmpCount: number;
 }
 
-async function syncUnderLock(run: SyncRun, header: WalHeader, unlockedByteCount: number): Promise<LockedSync> {
+async function syncUnderLock(run: SyncRun, header: WalHeader, unlockedByteCount: number): Promise<LockedSync & { readonly lockHoldMs: number }> {
   const lockedAt = process.hrtime.bigint();
   let walGrew = false;
+  let lockHoldMs = 0;
+  let locked: LockedSync;
   try {
-    const locked = await copyAndCheckpoint(run, header);
+    locked = await copyAndCheckpoint(run, header);
     walGrew = run.count.byteCount > 0;
-    return locked;
   } finally {
     releaseLocks(run.db, walGrew);
-    run.options.log.debug('write lock released', {
-      db: run.db.dbPath,
-      lockMs: Number(process.hrtime.bigint() - lockedAt) / 1e6,
-      unlockedBytes: unlockedByteCount,
-    });
+    lockHoldMs = Number(process.hrtime.bigint() - lockedAt) / 1e6;
+    run.options.log.debug('write lock released', { db: run.db.dbPath, lockMs: lockHoldMs, unlockedBytes: unlockedByteCount });
   }
+  return { ...locked, lockHoldMs };
 }
 
 /**
@@ -211,7 +215,7 @@ async function copyAndCheckpoint(run: SyncRun, header: WalHeader): Promise<Locke
  * follows a complete one. The pin, taken in the new cycle before the lock
  * went, stops anyone from restarting the WAL again meanwhile.
  */
-async function finishAfterLock(run: SyncRun, locked: LockedSync): Promise<SyncShadowResult> {
+async function finishAfterLock(run: SyncRun, locked: LockedSync & { readonly lockHoldMs: number }, unlockedByteCount: number): Promise<SyncShadowResult> {
   const { db, options } = run;
   await fsyncShadowFiles(run.unsyncedShadowPaths);
   let { cursor, shadowChangedAtMs } = locked;
@@ -239,6 +243,8 @@ async function finishAfterLock(run: SyncRun, locked: LockedSync): Promise<SyncSh
     checkpoint: locked.checkpoint,
     cutBackByteCount: run.cutBackByteCount,
     removedTmpCount: locked.removedTmpCount,
+    unlockedByteCount,
+    lockHoldMs: locked.lockHoldMs,
     cursor,
   };
 }
@@ -269,6 +275,7 @@ function nothingNew(db: LiveDb, cursor: ShadowCursor): SyncShadowResult {
     byteCount: 0,
     cutBackByteCount: 0,
     removedTmpCount: 0,
+    unlockedByteCount: 0,
     cursor,
   };
 }
