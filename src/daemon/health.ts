@@ -1,7 +1,8 @@
 /**
  * Whether walsync run's replicas keep up, for /healthz, the lag metrics and
- * the heartbeat: a replica is healthy while its last sync succeeded and it
- * held everything in the shadow no longer than `max-lag` ago. A replica
+ * the heartbeat: a replica is healthy once a sync to it has succeeded, while
+ * its last sync succeeded and it held everything in the shadow no longer
+ * than `max-lag` ago. A replica
  * that turns late is one ERROR line, and one INFO line when it recovers,
  * however many syncs fail in between.
  */
@@ -125,6 +126,8 @@ export class HealthBook {
     let problem: string | undefined;
     if (lagSeconds * 1000 > this.maxLagMs) problem = `last held everything ${Math.round(lagSeconds)}s ago (max-lag ${this.maxLagMs / 1000}s)`;
     else if (record.lastFailed) problem = 'its last sync failed';
+    // Until its first sync succeeds, a replica holds nothing of this run yet: not healthy, though not late either.
+    else if (record.lastSuccessAt === undefined) problem = 'no sync has succeeded yet';
     return {
       replica,
       healthy: problem === undefined,

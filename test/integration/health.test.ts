@@ -73,7 +73,10 @@ describe('health', () => {
     ].join('\n');
     const stopWriting = keepWriting(t, app);
     const run = await startRun(dir, config);
+    const starting = await healthz(port);
+    if (starting.status === 503 && starting.body.dbs) assert.match(starting.body.dbs[0]?.replicas[0]?.problem ?? '', /no sync has succeeded yet/);
     await waitFor('a healthy /healthz', async () => (await healthz(port)).status === 200, 10_000);
+    assert.ok((await healthz(port)).body.dbs[0]!.replicas[0]!.lastSuccess, 'healthy only once a sync to the replica succeeded');
     await waitFor('two heartbeats', () => heartbeat.pings.length >= 2, 10_000);
     assert.deepEqual(new Set(heartbeat.pings), new Set(['GET /ping/secret-token-1234']));
 
