@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 const bin = process.env.LITESTREAM_BIN;
 if (!bin) {
-  process.stderr.write('walsync interop: LITESTREAM_BIN is not set; point it at a Litestream v0.3.13 binary (e.g. LITESTREAM_BIN=../shared/bin/litestream)\n');
+  process.stderr.write('walsync interop: LITESTREAM_BIN is not set; point it at a Litestream v0.3.13 binary (LITESTREAM_BIN=/path/to/litestream npm run test:interop)\n');
   process.exit(2);
 }
 try {
