@@ -7,7 +7,7 @@
  */
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { listPids, readProcessState } from '../proc/processes.js';
+import { zombieChildrenOf } from '../proc/processes.js';
 
 const WNOHANG = 1;
 const SWEEP_MS = 1000;
@@ -28,7 +28,7 @@ export async function startZombieReaper(ownChildren: () => ReadonlySet<number>, 
     if (sweeping) return;
     sweeping = true;
     try {
-      for (const pid of await zombieChildren()) {
+      for (const pid of await zombieChildrenOf(process.pid)) {
         if (!ownChildren().has(pid)) waitpid(pid, [0], WNOHANG);
       }
     } finally {
@@ -44,13 +44,4 @@ export async function startZombieReaper(ownChildren: () => ReadonlySet<number>, 
     clearInterval(timer);
     process.off('SIGCHLD', onChild);
   };
-}
-
-async function zombieChildren(): Promise<number[]> {
-  const zombies: number[] = [];
-  for (const pid of await listPids()) {
-    const stat = await readProcessState(pid);
-    if (stat?.state === 'Z' && stat.parentPid === process.pid) zombies.push(pid);
-  }
-  return zombies;
 }

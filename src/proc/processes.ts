@@ -36,3 +36,13 @@ export async function readCommandLine(pid: number): Promise<string[]> {
 export async function listPids(): Promise<number[]> {
   return (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
 }
+
+/** The children of `parentPid` that have exited and wait to be reaped. */
+export async function zombieChildrenOf(parentPid: number): Promise<number[]> {
+  const zombies: number[] = [];
+  for (const pid of await listPids()) {
+    const stat = await readProcessState(pid);
+    if (stat?.state === 'Z' && stat.parentPid === parentPid) zombies.push(pid);
+  }
+  return zombies;
+}

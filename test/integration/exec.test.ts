@@ -17,7 +17,7 @@ import { configFor, restoreEquals, startRun, stopAndTime, waitFor, processesOf }
 import type { ExecAppOptions } from '../helpers/exec-app.js';
 import { dumpTables } from '../helpers/shadow.js';
 import { tempDir } from '../helpers/tmp.js';
-import { listPids, readProcessState } from '../../src/proc/processes.js';
+import { zombieChildrenOf } from '../../src/proc/processes.js';
 
 const execApp = fileURLToPath(new URL('../helpers/exec-app.js', import.meta.url));
 
@@ -188,13 +188,4 @@ async function writeConfig(dir: string, config: string): Promise<string> {
 
 async function removeDatabase(dbPath: string): Promise<void> {
   for (const suffix of ['', '-wal', '-shm']) await fs.rm(`${dbPath}${suffix}`, { force: true });
-}
-
-async function zombieChildrenOf(pid: number): Promise<number[]> {
-  const zombies: number[] = [];
-  for (const candidate of await listPids()) {
-    const stat = await readProcessState(candidate);
-    if (stat?.state === 'Z' && stat.parentPid === pid) zombies.push(candidate);
-  }
-  return zombies;
 }
