@@ -3,9 +3,9 @@
  * shadow sync and the WAL each replica lacks.
  */
 import type { JobContext } from '../src/job/context.js';
-import type { TakenSnapshot } from '../src/replication/take-snapshot.js';
+import type { SnapshotJobResult } from '../src/job/registry.js';
 import { syncAndSnapshot } from '../src/replication/take-snapshot.js';
 
-export async function run(ctx: JobContext): Promise<{ generationId: string; snapshots: TakenSnapshot[] }> {
+export async function run(ctx: JobContext): Promise<SnapshotJobResult> {
   return syncAndSnapshot(ctx, ctx.replicas);
 }

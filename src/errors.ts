@@ -22,7 +22,8 @@ export type WalsyncErrorCode =
   | 'RESTORE_GAP'
   | 'OUTPUT_EXISTS'
   | 'NO_BACKUPS'
-  | 'VERIFY_MISMATCH';
+  | 'VERIFY_MISMATCH'
+  | 'JOBS_INVALID';
 
 export class WalsyncError extends Error {
   readonly code: WalsyncErrorCode;

@@ -7,6 +7,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, EXIT_RUNTIME, WalsyncError, exitCodeFor, messageOf } from '../errors.js';
+import { loadJobRegistry } from '../job/registry.js';
 import { createLogger } from '../log.js';
 import type { CliIo } from './io.js';
 import { syncBuilder, syncCommand } from './commands/sync.js';
@@ -40,10 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       .option('json', { type: 'boolean', default: false, global: true, describe: 'Machine-readable output' })
       .option('debug', { type: 'boolean', default: false, global: true, describe: 'Debug logs and stack traces' })
       .command('sync [db] [replicas..]', 'Copy committed WAL frames into the shadow WAL and ship them to replicas', syncBuilder, async (args) => {
-        exitCode = await syncCommand(args as unknown as SyncArgs, io);
+        exitCode = await syncCommand(args as unknown as SyncArgs, io, await loadJobRegistry());
       })
       .command('snapshot [db] [replicas..]', 'Write a full snapshot of the current position to replicas', snapshotBuilder, async (args) => {
-        exitCode = await snapshotCommand(args as unknown as SnapshotArgs, io);
+        exitCode = await snapshotCommand(args as unknown as SnapshotArgs, io, await loadJobRegistry());
       })
       .command('restore [replica]', 'Restore a database from a replica, to the latest or an earlier position', restoreBuilder, async (args) => {
         exitCode = await restoreCommand(args as unknown as RestoreArgs, io);
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       // The config file's parser, croner and the metrics client load only for the commands that use them.
       .command('run', 'Run the job runner from the config file until SIGINT/SIGTERM (or, with --exec, until the app exits)', runBuilder, async (args) => {
         const { runCommand } = await import('./commands/run.js');
-        exitCode = await runCommand(args as unknown as RunArgs, io, json);
+        exitCode = await runCommand(args as unknown as RunArgs, io, json, await loadJobRegistry());
       })
       .command('status', 'Show generations, positions, replica lag and job history of the configured databases', withConfigOption, async (args) => {
         const { statusCommand } = await import('./commands/status.js');
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         exitCode = await retentionCommand(args as unknown as RetentionArgs, io);
       })
       .command('verify [db]', 'Check that the shadow WAL is whole and continues the real WAL', verifyBuilder, async (args) => {
-        exitCode = await verifyCommand(args as unknown as VerifyArgs, io);
+        exitCode = await verifyCommand(args as unknown as VerifyArgs, io, await loadJobRegistry());
       })
       .demandCommand(1, 'a command is required')
       .strict()

@@ -29,3 +29,6 @@ export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = {
 
 /** The sync schedule of a database without replicas (its shadow alone), as a replica's would be. */
 export const DEFAULT_SYNC_SCHEDULE = { kind: 'interval', ms: ms(DEFAULTS.replica.syncInterval), text: DEFAULTS.replica.syncInterval } as const;
+
+/** How long a replica keeps snapshots where nothing says otherwise. */
+export const DEFAULT_RETENTION_MS = ms(DEFAULTS.replica.retention);

@@ -1,29 +1,23 @@
 /**
  * The job runner behind `walsync run`: per database, one held-open LiveDb
  * (its pin keeps the app from restarting the WAL between jobs) and one croner
- * Cron per (job, replica). Jobs of one database run one at a time; an overrun
+ * Cron per (job, replica), each running its job through the registry. Jobs of one database run one at a time; an overrun
  * is skipped and logged (croner `protect`), never stacked; a failing job is
  * logged, counted and retried with backoff on later ticks.
  */
 import fs from 'node:fs/promises';
 import { Cron } from 'croner';
-import { run as runRetention } from '../../jobs/retention.js';
-import { run as runSnapshot } from '../../jobs/snapshot.js';
-import { run as runSync } from '../../jobs/sync.js';
-import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import type { Config, DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import { HealthBook, startHeartbeat } from './health.js';
 import type { JobContext } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
+import type { JobName, JobRegistry, JobResults, Verification } from '../job/registry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import type { ReplicaClient } from '../replica/client.js';
 import { JobStatusBook } from './status.js';
-import { verifyReplica } from '../restore/verify-replica.js';
-
-export type ScheduledJobName = 'sync' | 'snapshot' | 'retention' | 'verify';
 
 export interface Runner {
   /** Stops scheduling, lets running jobs finish, syncs every replica one last time, and releases everything. */
@@ -42,6 +36,7 @@ const HEALTH_CHECK_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
 
 interface DbRun {
+  readonly jobs: JobRegistry;
   readonly config: DbConfig;
   readonly ctx: JobContext;
   readonly status: JobStatusBook;
@@ -53,6 +48,8 @@ interface DbRun {
 }
 
 export interface RunnerOptions {
+  /** The job registry (src/job/registry.ts, loadJobRegistry) every job runs through. */
+  readonly jobs: JobRegistry;
   readonly metrics?: Metrics;
   /**
    * Start a database that does not exist yet once its app has created it
@@ -64,15 +61,15 @@ export interface RunnerOptions {
 /** How often a database that does not exist yet is looked for. */
 const MISSING_DB_POLL_MS = 500;
 
-export async function createRunner(config: Config, log: Logger, options: RunnerOptions = {}): Promise<LocalRunner> {
-  const { metrics } = options;
+export async function createRunner(config: Config, log: Logger, options: RunnerOptions): Promise<LocalRunner> {
+  const { jobs, metrics } = options;
   const health = new HealthBook(config.health.maxLagMs, log);
   const runs: DbRun[] = [];
   const waiting: (() => Promise<void>)[] = [];
   try {
     for (const db of config.dbs) {
-      if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(ready, log, metrics, health).then((run) => void runs.push(run))));
-      else runs.push(await startDb(db, log, metrics, health));
+      if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(jobs, ready, log, metrics, health).then((run) => void runs.push(run))));
+      else runs.push(await startDb(jobs, db, log, metrics, health));
     }
   } catch (error) {
     await Promise.allSettled([...waiting.map((stopWaiting) => stopWaiting()), ...runs.map((run) => stopDb(run, log, false))]);
@@ -123,7 +120,7 @@ function waitForDb(db: DbConfig, log: Logger, start: (db: DbConfig) => Promise<v
   };
 }
 
-async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined, health: HealthBook): Promise<DbRun> {
+async function startDb(jobs: JobRegistry, db: DbConfig, log: Logger, metrics: Metrics | undefined, health: HealthBook): Promise<DbRun> {
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
     policy: db.checkpoint,
@@ -133,32 +130,42 @@ async function startDb(db: DbConfig, log: Logger, metrics: Metrics | undefined, 
     replicaUrls: db.replicas.map((replica) => replica.location),
     lock: { role: 'daemon', what: 'run' },
   });
-  const run: DbRun = { config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics, health };
+  const run: DbRun = { jobs, config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics, health };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
-    const only = replica ? { ...ctx, replicas: [ctx.replicas[i]!] } : ctx;
+    const only = replica ? { ...ctx, replicas: [{ ...ctx.replicas[i]!, retentionMs: replica.retentionMs }] } : ctx;
     const label = replica?.name ?? 'shadow';
     health.addReplica(ctx.db.dbPath, label, () => ctx.state.shadowByteCount ?? 0);
     const client = replica ? ctx.replicas[i]!.client : undefined;
-    schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => runSync(only), client);
+    schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => jobs.sync.run(only), client);
     if (!replica) return;
-    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => runSnapshot(only), client);
-    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => runRetention({ ...only, retentionMs: replica.retentionMs }), client);
-    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => verifyJob(only), client);
+    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => jobs.snapshot.run(only), client);
+    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => jobs.retention.run(only), client);
+    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => jobs.verify.run(only).then((result) => consistentOrThrow(ctx.db.dbPath, result)), client);
   });
   log.info('runner started', { db: ctx.db.dbPath, jobs: run.crons.length });
   return run;
 }
 
-async function verifyJob(ctx: JobContext): Promise<void> {
-  for (const result of await verifyReplica(ctx)) {
-    if (result.difference) {
-      throw new WalsyncError('VERIFY_MISMATCH', `${result.replica}: restored copy differs from ${ctx.db.dbPath}: ${result.difference}`);
-    }
-  }
+/** A scheduled verify that finds an inconsistency is a failed job: logged, counted, and late on /healthz's status. */
+function consistentOrThrow(dbPath: string, result: Verification): Verification {
+  if (result.consistent) return result;
+  const problems = [
+    ...result.replicas.filter((r) => r.difference !== undefined).map((r) => `${r.replica}: restored copy differs from ${dbPath}: ${r.difference}`),
+    ...result.shadow.problems.map((p) => `${p.file}${p.offset === undefined ? '' : ` at offset ${p.offset}`}: ${p.message}`),
+  ];
+  throw new WalsyncError('VERIFY_MISMATCH', problems.join('; '));
 }
 
-function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: string, when: Schedule, work: () => Promise<unknown>, client?: ReplicaClient): void {
+function schedule<Name extends JobName>(
+  run: DbRun,
+  log: Logger,
+  job: Name,
+  replica: string,
+  when: Schedule,
+  work: () => Promise<JobResults[Name]>,
+  client?: ReplicaClient,
+): void {
   const name = `${job}:${replica}`;
   let failures = 0;
   let retryAt = 0;
@@ -179,7 +186,7 @@ function schedule(run: DbRun, log: Logger, job: ScheduledJobName, replica: strin
         failures = 0;
         if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
         run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
-        if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as SyncJobResult, (Date.now() - started) / 1000);
+        if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.
@@ -218,7 +225,7 @@ async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promise<void
   await run.queue;
   try {
     if (finalSync) {
-      const result = await runSync(run.ctx);
+      const result = await run.jobs.sync.run(run.ctx);
       log.info('final sync', { db: run.ctx.db.dbPath, generation: result.generationId, frames: result.frameCount, replicas: result.replicas.length });
     }
   } catch (error) {

@@ -30,6 +30,8 @@ export interface DbJobState {
 export interface ReplicaTarget {
   readonly client: ReplicaClient;
   readonly memory: ReplicaMemory;
+  /** How long the retention job keeps this replica's snapshots (the config's `retention`); unset: the default. */
+  readonly retentionMs?: number;
 }
 
 export interface JobContext {

@@ -3,17 +3,12 @@
  * src/library/host.ts starts: this thread holds the database's write lock
  * across asynchronous I/O, which must never be the app's own thread.
  */
-import { run as runSync } from '../../jobs/sync.js';
-import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import type { JobContext, OpenJobContextOptions } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
+import type { JobRegistry, JobResults } from '../job/registry.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CHECKPOINT_POLICY } from '../config/defaults.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
-import { verifyReplica } from '../restore/verify-replica.js';
-import type { ReplicaVerification } from '../restore/verify-replica.js';
-import { verifyShadow } from '../shadow/verify.js';
-import type { ShadowVerification } from '../shadow/verify.js';
 
 export interface OneShotOptions {
   readonly replicas?: readonly string[];
@@ -22,25 +17,19 @@ export interface OneShotOptions {
   readonly checkpoint?: CheckpointPolicy;
 }
 
-export interface Verification {
-  readonly shadow: ShadowVerification;
-  readonly replicas: ReplicaVerification[];
-}
-
-export async function syncOnceHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<SyncJobResult> {
+export async function syncOnceHere(jobs: JobRegistry, dbPath: string, options: OneShotOptions, log: Logger): Promise<JobResults['sync']> {
   const ctx = await openOneShot(dbPath, options, log, true, { role: 'one-shot', what: 'syncOnce (library)' });
   try {
-    return await runSync(ctx);
+    return await jobs.sync.run(ctx);
   } finally {
     await ctx.close();
   }
 }
 
-export async function verifyHere(dbPath: string, options: OneShotOptions, log: Logger): Promise<Verification> {
+export async function verifyHere(jobs: JobRegistry, dbPath: string, options: OneShotOptions, log: Logger): Promise<JobResults['verify']> {
   const ctx = await openOneShot(dbPath, options, log, (options.replicas?.length ?? 0) > 0, { role: 'one-shot-if-synced', what: 'verify (library)' });
   try {
-    const replicas = ctx.replicas.length > 0 ? await verifyReplica(ctx) : [];
-    return { shadow: await verifyShadow(ctx.db, ctx.metaDir), replicas };
+    return await jobs.verify.run(ctx);
   } finally {
     await ctx.close();
   }

@@ -11,6 +11,7 @@ import { WalsyncError, messageOf } from '../errors.js';
 import type { LogFields, Logger } from '../log.js';
 import { createRunner } from '../daemon/runner.js';
 import type { Runner } from '../daemon/runner.js';
+import { loadJobRegistry } from '../job/registry.js';
 import { syncOnceHere, verifyHere } from './operations.js';
 import type { HostMessage, WorkerMessage, WorkerRequest } from './protocol.js';
 
@@ -29,7 +30,7 @@ function fail(error: unknown): void {
 async function serveRunner(config: Extract<WorkerRequest, { op: 'runner' }>['config']): Promise<void> {
   let runner: Runner;
   try {
-    runner = await createRunner(config, log);
+    runner = await createRunner(config, log, { jobs: await loadJobRegistry() });
   } catch (error) {
     fail(error);
     return;
@@ -52,7 +53,8 @@ async function serveRunner(config: Extract<WorkerRequest, { op: 'runner' }>['con
 
 async function serveOneShot(request: Extract<WorkerRequest, { op: 'syncOnce' | 'verify' }>): Promise<void> {
   try {
-    const result = request.op === 'syncOnce' ? await syncOnceHere(request.dbPath, request.options, log) : await verifyHere(request.dbPath, request.options, log);
+    const jobs = await loadJobRegistry();
+    const result = request.op === 'syncOnce' ? await syncOnceHere(jobs, request.dbPath, request.options, log) : await verifyHere(jobs, request.dbPath, request.options, log);
     post({ kind: 'done', result });
   } catch (error) {
     fail(error);

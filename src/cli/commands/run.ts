@@ -23,6 +23,7 @@ import type { Logger } from '../../log.js';
 import { Metrics, serveMetrics } from '../../daemon/metrics.js';
 import { createRunner } from '../../daemon/runner.js';
 import type { LocalRunner } from '../../daemon/runner.js';
+import type { JobRegistry } from '../../job/registry.js';
 import type { CliIo } from '../io.js';
 import { warnIfBelowNormalPriority } from '../priority.js';
 
@@ -37,7 +38,7 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 /** What an app started with --exec is sent; SIGHUP is then the app's, not a config reload. */
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
-export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promise<number> {
+export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: JobRegistry): Promise<number> {
   const file = configPathFrom(args.config, process.env);
   let config = await loadConfig(file);
   const exec = args.exec ?? config.exec;
@@ -52,7 +53,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   try {
     await restoreMissingDatabases(config.dbs, args['restore-if-db-not-exists'], log);
     server = config.addr && metrics ? await serveMetrics(config.addr, metrics, () => runner?.health.report()) : undefined;
-    runner = await createRunner(config, log, { metrics, waitForMissing: appArgv !== undefined });
+    runner = await createRunner(config, log, { jobs, metrics, waitForMissing: appArgv !== undefined });
   } catch (error) {
     server?.close();
     signals.release();
@@ -65,7 +66,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean): Promi
   try {
     exitCode = appArgv ? await superviseApp(appArgv, current, signals, log) : await serveUntilStopped(file, signals, log, current, (next) => {
       config = next;
-      return createRunner(config, log, { metrics }).then((started) => void (runner = started));
+      return createRunner(config, log, { jobs, metrics }).then((started) => void (runner = started));
     });
   } finally {
     signals.release();

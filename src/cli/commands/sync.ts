@@ -1,9 +1,9 @@
 /** `walsync sync [DB] [--once] [--interval 1s] [--json]` */
 import type { Argv } from 'yargs';
-import { run as runSync } from '../../../jobs/sync.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { EXIT_OK, messageOf, exitCodeFor, WalsyncError } from '../../errors.js';
 import type { JobContext } from '../../job/context.js';
+import type { JobRegistry, JobResults } from '../../job/registry.js';
 import type { Logger } from '../../log.js';
 import type { DbArgs } from '../common.js';
 import { durationArg, openFromArgs, withDbOptions } from '../common.js';
@@ -27,7 +27,7 @@ export function syncBuilder<T>(yargs: Argv<T>) {
     .option('interval', { type: 'string', default: DEFAULTS.replica.syncInterval, describe: 'Time between syncs when not --once' });
 }
 
-export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
+export async function syncCommand(args: SyncArgs, io: CliIo, jobs: JobRegistry): Promise<number> {
   const intervalMs = durationArg('interval', args.interval);
   const stop = new AbortController();
   const ctx = await openFromArgs(args, io.log, {
@@ -38,10 +38,10 @@ export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
   });
   try {
     if (args.once) {
-      report(await runSync(ctx), args, io);
+      report(await jobs.sync.run(ctx), args, io);
       return EXIT_OK;
     }
-    return await syncUntilSignalled(ctx, args, io, intervalMs, stop);
+    return await syncUntilSignalled(jobs, ctx, args, io, intervalMs, stop);
   } finally {
     await ctx.close();
   }
@@ -52,6 +52,7 @@ export async function syncCommand(args: SyncArgs, io: CliIo): Promise<number> {
  * the wait, and one final sync copies the last commits before exit.
  */
 async function syncUntilSignalled(
+  jobs: JobRegistry,
   ctx: JobContext,
   args: SyncArgs,
   io: CliIo,
@@ -67,10 +68,10 @@ async function syncUntilSignalled(
   warnIfBelowNormalPriority(io.log);
   try {
     while (!stop.signal.aborted) {
-      await syncLogged(ctx, args, io);
+      await syncLogged(jobs, ctx, args, io);
       await sleep(intervalMs, stop.signal);
     }
-    const final = await runSync(ctx);
+    const final = await jobs.sync.run(ctx);
     report(final, args, io, true);
     return EXIT_OK;
   } finally {
@@ -80,9 +81,9 @@ async function syncUntilSignalled(
 }
 
 /** A failed sync in the loop is logged; the next tick catches up. */
-async function syncLogged(ctx: JobContext, args: SyncArgs, io: CliIo): Promise<void> {
+async function syncLogged(jobs: JobRegistry, ctx: JobContext, args: SyncArgs, io: CliIo): Promise<void> {
   try {
-    report(await runSync(ctx), args, io);
+    report(await jobs.sync.run(ctx), args, io);
   } catch (error) {
     if (!(error instanceof WalsyncError)) throw error;
     logFailure(io.log, ctx, error);
@@ -93,7 +94,7 @@ function logFailure(log: Logger, ctx: JobContext, error: WalsyncError): void {
   log.error('sync failed', { db: ctx.db.dbPath, generation: ctx.state.cursor?.generationId, code: error.code, exit: exitCodeFor(error), error: messageOf(error) });
 }
 
-function report(result: Awaited<ReturnType<typeof runSync>>, args: SyncArgs, io: CliIo, always = args.once): void {
+function report(result: JobResults['sync'], args: SyncArgs, io: CliIo, always = args.once): void {
   if (args.json) {
     io.stdout(JSON.stringify(syncSummaryJson(result)));
     return;

@@ -4,10 +4,8 @@
  * replica's latest position and compares it with the live database there.
  */
 import type { Argv } from 'yargs';
-import { run as runVerify } from '../../../jobs/verify.js';
 import { EXIT_INCONSISTENT, EXIT_OK } from '../../errors.js';
-import { verifyReplica } from '../../restore/verify-replica.js';
-import type { ReplicaVerification } from '../../restore/verify-replica.js';
+import type { JobRegistry } from '../../job/registry.js';
 import { formatPos } from '../../wal/pos.js';
 import type { DbArgs } from '../common.js';
 import { openFromArgs, withDbOptions } from '../common.js';
@@ -25,7 +23,7 @@ export function verifyBuilder<T>(yargs: Argv<T>) {
     .option('replica', { type: 'string', array: true, describe: 'Also restore this replica and compare it with the database' });
 }
 
-export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<number> {
+export async function verifyCommand(args: VerifyArgs, io: CliIo, jobs: JobRegistry): Promise<number> {
   const replicaUrls = args.replica ?? [];
   const ctx = await openFromArgs(args, io.log, {
     switchToWal: replicaUrls.length > 0,
@@ -33,10 +31,8 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<number
     lock: { role: 'one-shot-if-synced', what: 'verify' },
   });
   try {
-    const replicas: ReplicaVerification[] = replicaUrls.length > 0 ? await verifyReplica(ctx) : [];
-    const shadow = await runVerify(ctx);
+    const { shadow, replicas, consistent } = await jobs.verify.run(ctx);
     const differing = replicas.filter((r) => r.difference !== undefined);
-    const consistent = shadow.problems.length === 0 && differing.length === 0;
     if (args.json) {
       io.stdout(JSON.stringify({ ...shadow, consistent, replicas: replicas.map((r) => ({ ...r, position: formatPos(r.position) })) }));
       return consistent ? EXIT_OK : EXIT_INCONSISTENT;
