@@ -11,7 +11,7 @@ export async function run(ctx: JobContext): Promise<RetentionResult[]> {
     results.push(
       await enforceRetention(target.client, {
         retentionMs: target.retentionMs ?? DEFAULT_RETENTION_MS,
-        currentGenerationId: ctx.state.cursor?.generationId,
+        currentGenerationId: ctx.state.shadow?.cursor.generationId,
         takeSnapshot: async () => (await syncAndSnapshot(ctx, [target])).snapshots[0]!,
       }),
     );

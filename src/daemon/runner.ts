@@ -191,7 +191,7 @@ function schedule<Name extends JobName>(
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.
         const level = job === 'sync' && !summary?.bytes ? 'debug' : 'info';
-        log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.cursor?.generationId, ...summary });
+        log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.shadow?.cursor.generationId, ...summary });
       } catch (error) {
         failures++;
         if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });

@@ -69,6 +69,8 @@ export class LiveDb {
   /** The pin connection in a read transaction, if any. */
   private activePin: Database.Database | undefined;
   private locked = false;
+  /** walsync's own writes and checkpoints, which data_version does not count. */
+  private ownWalChangeCount = 0;
   private readonly busyTimeoutMs: number;
 
   private constructor(
@@ -189,8 +191,18 @@ export class LiveDb {
     return Number(this.checkpointer.pragma('data_version', { simple: true }));
   }
 
+  /**
+   * Equal at two moments only when nobody changed the WAL in between:
+   * data_version counts other connections' commits, and walsync's own
+   * writes and checkpoints are counted here.
+   */
+  walStamp(): string {
+    return `${this.dataVersion()}.${this.ownWalChangeCount}`;
+  }
+
   /** Runs a checkpoint. It backfills only up to the pin's snapshot, if one is held. */
   checkpoint(mode: CheckpointMode): CheckpointResult {
+    this.ownWalChangeCount++;
     const [row] = this.checkpointer.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
     return {
       busy: row!.busy !== 0,
@@ -209,6 +221,7 @@ export class LiveDb {
   async writeSeq(ifDataVersion?: number): Promise<boolean> {
     const writer = this.checkpointer;
     await this.beginImmediate(writer, this.busyTimeoutMs);
+    this.ownWalChangeCount++;
     try {
       if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
         this.run(writer, 'ROLLBACK');

@@ -8,7 +8,7 @@ import { LiveDb } from '../db/live-db.js';
 import { defaultMetaDir } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
-import type { ShadowCursor } from '../shadow/shadow-wal.js';
+import type { ShadowMark } from '../shadow/sync-shadow.js';
 import type { ReplicaClient } from '../replica/client.js';
 import type { ReplicaMemory } from '../replication/replicate.js';
 import type { ReplicaLocation } from '../replica/url.js';
@@ -18,8 +18,8 @@ import { acquireDbLock } from '../db/db-lock.js';
 import { readShadowModes } from '../shadow/permissions.js';
 
 export interface DbJobState {
-  /** Where the previous sync left the shadow, so the next one need not re-read it. */
-  cursor?: ShadowCursor;
+  /** What the previous sync handed on (where it left the shadow), so the next one need not re-read it. */
+  shadow?: ShadowMark;
   /** The last sync deleted every local shadow WAL of this generation below this index (all replicas held them). */
   shadowDeletedBelow?: { generationId: string; index: number };
   /** WAL bytes this process has copied into the shadow, which a replica that has not synced since lags by. */

@@ -21,10 +21,10 @@ export async function syncToReplicas(ctx: JobContext): Promise<SyncJobResult> {
     metaDir: ctx.metaDir,
     policy: ctx.policy,
     log: ctx.log,
-    cursor: ctx.state.cursor,
-    onUnlockedCopy: (cursor) => (ctx.state.cursor = cursor),
+    previous: ctx.state.shadow,
+    onUnlockedCopy: (mark) => (ctx.state.shadow = mark),
   });
-  ctx.state.cursor = result.cursor;
+  ctx.state.shadow = result.mark;
   ctx.state.shadowByteCount = (ctx.state.shadowByteCount ?? 0) + result.byteCount;
   const replicas: ReplicateResult[] = [];
   let failure: unknown;

@@ -13,8 +13,8 @@ import { replicate } from './replicate.js';
 export type TakenSnapshot = SnapshotInfo & { readonly databaseSize: number };
 
 export async function syncAndSnapshot(ctx: JobContext, targets: readonly ReplicaTarget[]): Promise<{ generationId: string; snapshots: TakenSnapshot[] }> {
-  const synced = await syncShadow(ctx.db, { metaDir: ctx.metaDir, policy: ctx.policy, log: ctx.log, cursor: ctx.state.cursor });
-  ctx.state.cursor = synced.cursor;
+  const synced = await syncShadow(ctx.db, { metaDir: ctx.metaDir, policy: ctx.policy, log: ctx.log, previous: ctx.state.shadow });
+  ctx.state.shadow = synced.mark;
   const snapshots: TakenSnapshot[] = [];
   for (const target of targets) {
     const replicated = await replicate({ ...ctx, client: target.client, memory: target.memory, cursor: synced.cursor, takeSnapshot: true });

@@ -10,7 +10,16 @@
  * read while walsync held the write lock and again once it writes, proves
  * that no other connection committed in between.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { CheckpointMode, LiveDb } from '../db/live-db.js';
+import { WalsyncError } from '../errors.js';
+import { readRange } from '../fsx/file-io.js';
+import type { WalHeader } from '../wal/format.js';
+import { frameSizeFor } from '../wal/format.js';
+import { chainStart, startWalk, walkFrames } from '../wal/frames.js';
+import { isWalRestartOf, sameWalHeader } from '../wal/header.js';
+import type { ShadowCursor } from './shadow-wal.js';
+import { readWalFileHeader, walkWalFile } from './wal-file.js';
 
 export interface CheckpointPolicy {
   /** PASSIVE once the WAL holds this many frames. */
@@ -64,4 +73,48 @@ export async function checkpointAndRestart(db: LiveDb, mode: CheckpointMode): Pr
     await db.lockWrites();
   }
   return { restartedByWalsync };
+}
+
+/**
+ * What the WAL looks like after walsync's checkpoint: the same cycle
+ * (continue the index), a restart with provably nothing lost before it (the
+ * next index of the same generation), or anything else (a new generation:
+ * walsync cannot prove nothing was lost).
+ */
+export type CheckpointOutcome =
+  | { readonly kind: 'same-cycle' }
+  | { readonly kind: 'next-index'; readonly header: WalHeader }
+  | { readonly kind: 'new-generation'; readonly header: WalHeader; readonly reason: string };
+
+/** Checkpoints with the write lock held and `cursor` at the end of the WAL's commits; returns with the lock held. */
+export async function checkpointAndClassify(db: LiveDb, wal: FileHandle, cursor: ShadowCursor, mode: CheckpointMode): Promise<CheckpointOutcome> {
+  const { restartedByWalsync } = await checkpointAndRestart(db, mode);
+  const after = await readWalFileHeader(wal);
+  if (after.kind !== 'ok') {
+    throw new WalsyncError('WAL_CORRUPT', `${db.walPath}: no valid WAL header after checkpoint (${after.kind === 'invalid' ? after.reason : 'missing'})`);
+  }
+  if (sameWalHeader(after.header, cursor.header)) return { kind: 'same-cycle' };
+  const provenRestart =
+    isWalRestartOf(after.header, cursor.header) &&
+    (restartedByWalsync || (mode === 'PASSIVE' && (await nothingAppendedBeforeRestart(wal, cursor, after.header))));
+  if (provenRestart) return { kind: 'next-index', header: after.header };
+  return { kind: 'new-generation', header: after.header, reason: "WAL restarted by another connection during walsync's checkpoint" };
+}
+
+/**
+ * After walsync's complete PASSIVE checkpoint it lets go of the write lock
+ * for an instant before its own restarting write; an app writer waiting for
+ * the lock may restart the WAL first. That loses nothing if the app's write
+ * was the first after walsync's copy. Had the app appended a transaction to
+ * the old cycle instead (and checkpointed and restarted after it), that
+ * transaction would start right where the shadow ends, with the old salts
+ * and the shadow's checksum chain, and the new cycle has not reached there.
+ */
+async function nothingAppendedBeforeRestart(wal: FileHandle, cursor: ShadowCursor, newHeader: WalHeader): Promise<boolean> {
+  const newCycle = await walkWalFile(wal, newHeader, chainStart(newHeader));
+  if (newCycle.validEnd.offset > cursor.end.offset) return false;
+  const frameSize = frameSizeFor(cursor.header.pageSize);
+  const next = await readRange(wal, cursor.end.offset, frameSize);
+  if (next.byteLength < frameSize) return true;
+  return walkFrames(next, cursor.header, startWalk(cursor.end)).frameCount === 0;
 }

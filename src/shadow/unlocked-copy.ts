@@ -12,12 +12,10 @@
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
-import { shadowWalPath } from '../layout.js';
 import { frameCountAt } from '../wal/format.js';
 import { sameWalHeader } from '../wal/header.js';
 import type { CheckpointPolicy } from './checkpoint.js';
 import { checkpointModeFor } from './checkpoint.js';
-import { listShadowIndexes, readGeneration } from './generation.js';
 import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import { NOTHING_COPIED, addCounts, appendCommittedFrames } from './shadow-wal.js';
 import { hasFrameAfter, readWalFileHeader } from './wal-file.js';
@@ -26,20 +24,19 @@ import { hasFrameAfter, readWalFileHeader } from './wal-file.js';
 const QUIET_BYTE_COUNT = 1024 * 1024;
 const MAX_ROUNDS = 4;
 
+/** `cursor` is where the shadow file `shadowPath` ends, as the sync just read it. */
 export async function copyWithoutLock(
   db: LiveDb,
-  metaDir: string,
   policy: CheckpointPolicy,
+  shadowPath: string,
   cursor: ShadowCursor,
-): Promise<{ cursor: ShadowCursor; count: CopyCount } | undefined> {
-  if (!db.isWalPinned) return undefined;
+): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
+  const nothing = { cursor, count: NOTHING_COPIED };
+  if (!db.isWalPinned) return nothing;
   const wal = await fs.open(db.walPath, 'r');
   try {
     const head = await readWalFileHeader(wal);
-    if (head.kind !== 'ok' || !sameWalHeader(head.header, cursor.header)) return undefined;
-    // Checked before the shadow, which costs more to check: an idle database stops here.
-    if (!(await hasFrameAfter(wal, cursor.header, cursor.end)) || !(await shadowIsAsLeft(metaDir, cursor))) return undefined;
-    const shadowPath = shadowWalPath(metaDir, cursor.generationId, cursor.index);
+    if (head.kind !== 'ok' || !sameWalHeader(head.header, cursor.header) || !(await hasFrameAfter(wal, cursor.header, cursor.end))) return nothing;
     let copied = await copyUntilQuiet(wal, shadowPath, { cursor, count: NOTHING_COPIED });
     const walGrew = copied.count.byteCount > 0;
     if (walGrew && checkpointModeFor(policy, frameCountAt(copied.cursor.end.offset, cursor.header.pageSize), 0)) {
@@ -73,13 +70,4 @@ async function copyUntilQuiet(
     if (appended.count.byteCount < QUIET_BYTE_COUNT) break;
   }
   return state;
-}
-
-async function shadowIsAsLeft(metaDir: string, cursor: ShadowCursor): Promise<boolean> {
-  const lookup = await readGeneration(metaDir);
-  if (lookup.kind !== 'ok' || lookup.generationId !== cursor.generationId) return false;
-  const indexes = await listShadowIndexes(metaDir, cursor.generationId);
-  if (indexes[indexes.length - 1] !== cursor.index) return false;
-  const { size } = await fs.stat(shadowWalPath(metaDir, cursor.generationId, cursor.index));
-  return size === cursor.end.offset;
 }

@@ -38,7 +38,7 @@ describe('idle syncs', () => {
 
     // A sync whose result the job never saw: walsync's own checkpoint restarts the WAL (its write
     // does not change its own data_version), and the job's next sync must not trust its old cursor.
-    const restarted = await syncShadow(ctx.db, { metaDir: ctx.metaDir, policy: { ...POLICY, minPageCount: 1 }, log: silentLogger, cursor: ctx.state.cursor });
+    const restarted = await syncShadow(ctx.db, { metaDir: ctx.metaDir, policy: { ...POLICY, minPageCount: 1 }, log: silentLogger, previous: ctx.state.shadow });
     assert.equal(restarted.checkpoint?.restarted, true);
     const after = await runSync(ctx);
     assert.equal(after.index, restarted.index);

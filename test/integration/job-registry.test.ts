@@ -30,7 +30,7 @@ const expectations: { readonly [Name in JobName]: (result: JobResults[Name], ctx
   },
   snapshot: (result, ctx) => {
     assert.equal(result.snapshots.length, 1);
-    assert.equal(result.generationId, ctx.state.cursor?.generationId);
+    assert.equal(result.generationId, ctx.state.shadow?.cursor.generationId);
   },
   retention: (result) => {
     assert.equal(result.length, 1);

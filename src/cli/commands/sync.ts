@@ -91,7 +91,7 @@ async function syncLogged(jobs: JobRegistry, ctx: JobContext, args: SyncArgs, io
 }
 
 function logFailure(log: Logger, ctx: JobContext, error: WalsyncError): void {
-  log.error('sync failed', { db: ctx.db.dbPath, generation: ctx.state.cursor?.generationId, code: error.code, exit: exitCodeFor(error), error: messageOf(error) });
+  log.error('sync failed', { db: ctx.db.dbPath, generation: ctx.state.shadow?.cursor.generationId, code: error.code, exit: exitCodeFor(error), error: messageOf(error) });
 }
 
 function report(result: JobResults['sync'], args: SyncArgs, io: CliIo, always = args.once): void {
