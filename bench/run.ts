@@ -10,6 +10,7 @@
  *  (f) CPU time of an idle `walsync run` over 10 databases, as a share of one core
  *  (g) app commit throughput with `walsync run` active vs without, and for
  *      reference beside the least a WAL backup does (bench/wal-tailer.ts)
+ *  (s) `walsync run`'s stop, SIGTERM to exit with its final sync, beside a busy app, vs docker stop's 10 s grace
  *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
  */
 import { spawn } from 'node:child_process';
@@ -28,7 +29,7 @@ import { silentLogger } from '../src/log.js';
 import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';
 import type { Figure } from './figure.js';
-import { commitFigure, commitRates, cpuSecondsOf, startWalsyncRun, stopDaemon, timed } from './daemons.js';
+import { commitFigure, commitRates, commitsFor, cpuSecondsOf, startWalsyncRun, stopDaemon, timed } from './daemons.js';
 import type { RunTarget } from './daemons.js';
 
 const MiB = 1024 * 1024;
@@ -302,6 +303,35 @@ async function commitThroughputBesideTailer(dir: string): Promise<Figure> {
   };
 }
 
+async function stopTime(dir: string): Promise<Figure> {
+  const target = { dbPath: path.join(dir, 'stop.db'), replicaDir: path.join(dir, 'stop-replica') };
+  const app = await startApp({ dbPath: target.dbPath, autocheckpoint: 0 });
+  const graceSeconds = 10;
+  try {
+    await app.insert(100);
+    const seconds: number[] = [];
+    for (let trial = 0; trial < 3; trial++) {
+      const walsync = await startWalsyncRun(path.join(dir, 'stop.yml'), [target]);
+      await commitsFor(app, 2000);
+      const signalled = Date.now();
+      await stopDaemon(walsync);
+      seconds.push((Date.now() - signalled) / 1000);
+    }
+    seconds.sort((a, b) => a - b);
+    const median = seconds[1]!;
+    return {
+      name: 'walsync run stop: SIGTERM to exit, final sync included, right after 2 s of app commits',
+      value: median / graceSeconds,
+      unit: "x docker stop's grace",
+      goal: '< 1',
+      pass: median < graceSeconds,
+      raw: `median of 3 stops ${median.toFixed(2)} s (${seconds.map((s) => s.toFixed(2)).join(', ')} s); docker stop and systemd's default kill walsync after ${graceSeconds} s and 90 s`,
+    };
+  } finally {
+    await app.close();
+  }
+}
+
 /** Figures by their letter above ((d) comes with (a); s3 is bench/s3.ts, ls bench/litestream.ts); `npm run bench -- c g` runs only those. */
 const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   a: async (dir) => {
@@ -320,6 +350,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   s3: s3Figures,
   f: async (dir) => [await idleRunCpu(dir)],
   g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
+  s: async (dir) => [await stopTime(dir)],
   ls: litestreamFigures,
 };
 

@@ -71,11 +71,10 @@ export async function writeFor(app: App, ms: number): Promise<number> {
   return commits;
 }
 
-export async function stopAndTime(child: ChildProcess, done: Promise<CliResult>, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ result: CliResult; ms: number }> {
-  const started = Date.now();
+/** Signals a running walsync and waits for it to exit; how long that takes is bench's figure (stop), not a test's. */
+export async function signalAndWait(child: ChildProcess, done: Promise<CliResult>, signal: NodeJS.Signals = 'SIGTERM'): Promise<CliResult> {
   child.kill(signal);
-  const result = await done;
-  return { result, ms: Date.now() - started };
+  return done;
 }
 
 export async function restoreEquals(dir: string, replica: string, dbPath: string, options: CliOptions = {}): Promise<void> {

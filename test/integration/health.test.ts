@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
-import { configFor, freePort, restoreEquals, startRun, stopAndTime, waitFor } from '../helpers/daemon.js';
+import { configFor, freePort, restoreEquals, startRun, signalAndWait, waitFor } from '../helpers/daemon.js';
 
 interface HealthBody {
   healthy: boolean;
@@ -110,7 +110,7 @@ describe('health', () => {
     await waitFor('/healthz to return to 200', async () => (await healthz(port)).status === 200, 90_000);
     await waitFor('heartbeats again', () => heartbeat.pings.length > pingsWhileLate, 5000);
     await stopWriting();
-    const { result } = await stopAndTime(run.child, run.done);
+    const result = await signalAndWait(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
     const lateLines = result.stderr.split('\n').filter((line) => /replica late|replica caught up/.test(line));
     assert.equal(lateLines.length, 2, lateLines.join('\n'));
@@ -129,7 +129,7 @@ describe('health', () => {
     await waitFor('a failed heartbeat', () => /WARN heartbeat failed/.test(run.stderr()), 10_000);
     await sleep(1500);
     await stopWriting();
-    const { result } = await stopAndTime(run.child, run.done);
+    const result = await signalAndWait(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, new RegExp(`WARN heartbeat failed heartbeat=http://127\\.0\\.0\\.1:${deadPort} `));
     assert.doesNotMatch(result.stderr, /ERROR|secret-token/);

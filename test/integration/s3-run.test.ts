@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -136,5 +137,30 @@ describe('walsync run with an S3 replica', () => {
     daemon.child.kill('SIGTERM');
     const result = await daemon.done;
     assert.equal(result.code, 0, result.stderr);
+  });
+
+  it('SIGTERM while a sync waits on a store that never answers: walsync gives up its final sync at its shutdown limit and exits', async (t) => {
+    // A store that takes the connection and the request and never says a word: each request
+    // would wait the SDK's 60 s socket timeout, far past what docker stop or systemd allow.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(10);
+    const daemon = await startRun(dir, dbPath, { endpoint } as S3Server, 'silent/app');
+    await waitFor('a request to the silent store', async () => sockets.size > 0);
+    daemon.child.kill('SIGTERM');
+    const result = await daemon.done;
+    assert.match(result.stderr, /ERROR shutdown took too long; exiting anyway limitMs=\d+/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+    assert.equal(result.signal, null, 'walsync ended itself');
   });
 });

@@ -17,7 +17,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { collect, runCli } from '../helpers/cli.js';
-import { startRun, stopAndTime } from '../helpers/daemon.js';
+import { startRun, signalAndWait } from '../helpers/daemon.js';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import type { S3Server } from '../helpers/s3-server.js';
 import { dumpTables, integrityCheck } from '../helpers/shadow.js';
@@ -68,7 +68,7 @@ describe('walsync replicas restore with litestream restore', () => {
       await busyWrites(app);
       if (session === 0) await schemaChangeAndBlob(app);
       await busyWrites(app);
-      const { result } = await stopAndTime(run.child, run.done);
+      const result = await signalAndWait(run.child, run.done);
       assert.equal(result.code, 0, result.stderr);
       if (session === 0) {
         // With walsync stopped, the app's own checkpoint restarts the WAL: the next run cannot continue the generation.
