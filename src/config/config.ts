@@ -6,14 +6,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import { ConfigError, isNotFound, messageOf } from '../errors.js';
 import { defaultMetaDir } from '../layout.js';
-import { parseDuration } from './duration.js';
 import type { LogFormat, LogLevel } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 import { DEFAULTS } from './defaults.js';
+import type { Raw } from './reader.js';
+import { Reader } from './reader.js';
 import type { ReplicaLocation } from '../replica/url.js';
 import type { S3ReplicaSettings } from '../replica/s3/settings.js';
 import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from '../replica/s3/settings.js';
@@ -86,99 +86,6 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     throw new ConfigError([`${file}: ${isNotFound(error) ? 'no such config file' : messageOf(error)}`]);
   }
   return parseConfig(text, file, env);
-}
-
-type Raw = Record<string, unknown>;
-
-/** Collects problems while reading the raw document, each as `file: key.path: what`. */
-class Reader {
-  readonly problems: string[] = [];
-
-  constructor(
-    private readonly file: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  problem(key: string, message: string): void {
-    this.problems.push(`${path.basename(this.file)}: ${key}: ${message}`);
-  }
-
-  object(value: unknown, key: string, allowed: readonly string[]): Raw | undefined {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      this.problem(key, 'must be a mapping');
-      return undefined;
-    }
-    for (const name of Object.keys(value)) {
-      if (!allowed.includes(name)) this.problem(`${key === '' ? '' : `${key}.`}${name}`, `unknown key (known: ${allowed.join(', ')})`);
-    }
-    return value as Raw;
-  }
-
-  string(value: unknown, key: string): string | undefined {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      this.problem(key, 'must be a string');
-      return undefined;
-    }
-    return this.expand(String(value), key);
-  }
-
-  /** `${VAR}` comes from the environment, so secrets stay out of the file. */
-  private expand(text: string, key: string): string | undefined {
-    let ok = true;
-    const expanded = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const value = this.env[name];
-      if (value === undefined) {
-        this.problem(key, `\${${name}} is not set in the environment`);
-        ok = false;
-        return '';
-      }
-      return value;
-    });
-    return ok ? expanded : undefined;
-  }
-
-  duration(value: unknown, key: string, fallback: string): number | undefined {
-    const text = this.string(value, key) ?? fallback;
-    const ms = parseDuration(text);
-    if (ms === undefined) this.problem(key, `${JSON.stringify(text)} is not a duration (e.g. 1s, 10m, 24h)`);
-    return ms;
-  }
-
-  schedule(value: unknown, key: string, fallback: string | undefined): Schedule | undefined {
-    const text = this.string(value, key) ?? fallback;
-    if (text === undefined) return undefined;
-    const ms = parseDuration(text);
-    if (ms !== undefined) {
-      if (ms <= 0) this.problem(key, `${JSON.stringify(text)} must be longer than 0`);
-      return { kind: 'interval', ms, text };
-    }
-    try {
-      new Cron(text, { paused: true }).stop();
-      return { kind: 'cron', pattern: text };
-    } catch (error) {
-      this.problem(key, `${JSON.stringify(text)} is neither a duration nor a cron expression (${messageOf(error)})`);
-      return undefined;
-    }
-  }
-
-  boolean(value: unknown, key: string): boolean | undefined {
-    const text = this.string(value, key);
-    if (text === undefined) return undefined;
-    if (text === 'true' || text === 'false') return text === 'true';
-    this.problem(key, `${JSON.stringify(text)} is not true or false`);
-    return undefined;
-  }
-
-  pageCount(value: unknown, key: string, fallback: number): number {
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      this.problem(key, `${JSON.stringify(value)} is not a positive whole number of pages`);
-      return fallback;
-    }
-    return value;
-  }
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
