@@ -17,6 +17,11 @@ export function defaultMetaDir(dbPath: string): string {
   return path.join(path.dirname(dbPath), `.${path.basename(dbPath)}-walsync`);
 }
 
+/** A shadow directory's name, as defaultMetaDir makes it: never a place to look for databases. */
+export function isMetaDirName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('-walsync');
+}
+
 export function generationFilePath(metaDir: string): string {
   return path.join(metaDir, 'generation');
 }

@@ -48,6 +48,22 @@ export interface DbConfig {
   readonly replicas: readonly ReplicaConfig[];
 }
 
+/**
+ * A `dir:` entry (Litestream 0.5's keys): every SQLite database under `dir`
+ * whose file name matches `pattern` is backed up as `template` says, its
+ * replicas' locations extended by its path relative to `dir`.
+ */
+export interface DirConfig {
+  /** Where the entry is in the file, for messages: `dbs[3]`. */
+  readonly key: string;
+  readonly dir: string;
+  readonly pattern: string;
+  readonly recursive: boolean;
+  /** Pick up databases created under `dir` while running, and let go of those removed. */
+  readonly watch: boolean;
+  readonly template: Omit<DbConfig, 'path' | 'metaPath' | 'restoreIfDbNotExists'>;
+}
+
 export interface Config {
   readonly file: string;
   readonly logging: { readonly level: LogLevel; readonly format: LogFormat };
@@ -56,6 +72,9 @@ export interface Config {
   /** The app `walsync run` starts as its child once every database is open (Litestream's -exec). */
   readonly exec?: string;
   readonly dbs: readonly DbConfig[];
+  readonly dirs: readonly DirConfig[];
+  /** Jobs run at once over every database (`max-concurrent-jobs`). */
+  readonly maxConcurrentJobs: number;
 }
 
 export interface HealthConfig {
@@ -65,10 +84,12 @@ export interface HealthConfig {
 }
 
 
-const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec'];
+const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec', 'max-concurrent-jobs'];
 const HEALTH_KEYS = ['max-lag'];
 const LOGGING_KEYS = ['level', 'format'];
-const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas', 'restore-if-db-not-exists'];
+const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas', 'restore-if-db-not-exists', 'dir', 'pattern', 'recursive', 'watch'];
+const DIR_ONLY_KEYS = ['pattern', 'recursive', 'watch'];
+const PATH_ONLY_KEYS = ['meta-path', 'restore-if-db-not-exists'];
 const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
 const S3_KEYS = ['bucket', 'region', 'endpoint', 'force-path-style', 'access-key-id', 'secret-access-key', 'skip-verify'];
 const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', ...S3_KEYS];
@@ -100,10 +121,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const health = readHealth(reader, top);
   const exec = reader.string(top.exec, 'exec');
   if (exec !== undefined && exec.trim() === '') reader.problem('exec', 'is empty');
-  const dbs = readDbs(reader, top.dbs, path.dirname(file));
+  const maxConcurrentJobs = reader.positiveInteger(top['max-concurrent-jobs'], 'max-concurrent-jobs', DEFAULTS.maxConcurrentJobs);
+  const { dbs, dirs } = readDbs(reader, top.dbs, path.dirname(file));
   checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { file, logging, addr, health, exec, dbs };
+  return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs };
 }
 
 function readHealth(reader: Reader, top: Raw): HealthConfig {
@@ -162,41 +184,71 @@ function readLogging(reader: Reader, value: unknown): Config['logging'] {
   return { level: level as LogLevel, format: format as LogFormat };
 }
 
-function readDbs(reader: Reader, value: unknown, baseDir: string): DbConfig[] {
+function readDbs(reader: Reader, value: unknown, baseDir: string): { dbs: DbConfig[]; dirs: DirConfig[] } {
+  const dbs: DbConfig[] = [];
+  const dirs: DirConfig[] = [];
   if (!Array.isArray(value) || value.length === 0) {
     reader.problem('dbs', 'must list at least one database');
-    return [];
+    return { dbs, dirs };
   }
   const seen = new Set<string>();
-  return value.flatMap((item, i) => {
+  value.forEach((item, i) => {
     const key = `dbs[${i}]`;
     const raw = reader.object(item, key, DB_KEYS);
     if (!raw) {
       if (item === undefined || item === null) reader.problem(key, 'is empty');
-      return [];
+      return;
     }
+    if (raw.dir !== undefined) {
+      if (raw.path !== undefined) reader.problem(`${key}.dir`, 'give either path (one database) or dir (every database in a directory), not both');
+      for (const name of PATH_ONLY_KEYS) if (raw[name] !== undefined) reader.problem(`${key}.${name}`, 'only applies to an entry with path, not dir');
+      const dir = readDirEntry(reader, raw, key, baseDir);
+      if (dir && seen.has(dir.dir)) reader.problem(`${key}.dir`, `${dir.dir} is listed twice`);
+      if (dir) dirs.push(dir);
+      seen.add(dir?.dir ?? '');
+      return;
+    }
+    for (const name of DIR_ONLY_KEYS) if (raw[name] !== undefined) reader.problem(`${key}.${name}`, 'only applies to an entry with dir');
     const dbPath = reader.string(raw.path, `${key}.path`);
     if (!dbPath) reader.problem(`${key}.path`, 'is missing');
     const absolute = dbPath ? path.resolve(baseDir, dbPath) : '';
     if (absolute && seen.has(absolute)) reader.problem(`${key}.path`, `${absolute} is listed twice`);
     seen.add(absolute);
     const metaPath = reader.string(raw['meta-path'], `${key}.meta-path`);
-    const checkpoint = reader.object(raw.checkpoint, `${key}.checkpoint`, CHECKPOINT_KEYS) ?? {};
-    return [
-      {
-        path: absolute,
-        metaPath: metaPath ? path.resolve(baseDir, metaPath) : undefined,
-        restoreIfDbNotExists: reader.boolean(raw['restore-if-db-not-exists'], `${key}.restore-if-db-not-exists`) ?? false,
-        busyTimeoutMs: reader.duration(raw['busy-timeout'], `${key}.busy-timeout`, DEFAULTS.busyTimeout) ?? 0,
-        checkpoint: {
-          minPageCount: reader.pageCount(checkpoint['min-pages'], `${key}.checkpoint.min-pages`, DEFAULTS.checkpoint.minPages),
-          truncatePageCount: reader.pageCount(checkpoint['truncate-pages'], `${key}.checkpoint.truncate-pages`, DEFAULTS.checkpoint.truncatePages),
-          idleIntervalMs: reader.duration(checkpoint['idle-interval'], `${key}.checkpoint.idle-interval`, DEFAULTS.checkpoint.idleInterval) ?? 0,
-        },
-        replicas: readReplicas(reader, raw.replicas, key, baseDir),
-      },
-    ];
+    dbs.push({
+      path: absolute,
+      metaPath: metaPath ? path.resolve(baseDir, metaPath) : undefined,
+      restoreIfDbNotExists: reader.boolean(raw['restore-if-db-not-exists'], `${key}.restore-if-db-not-exists`) ?? false,
+      ...readDbSettings(reader, raw, key, baseDir),
+    });
   });
+  return { dbs, dirs };
+}
+
+function readDirEntry(reader: Reader, raw: Raw, key: string, baseDir: string): DirConfig | undefined {
+  const dir = reader.string(raw.dir, `${key}.dir`);
+  const pattern = reader.string(raw.pattern, `${key}.pattern`);
+  if (pattern === undefined) reader.problem(`${key}.pattern`, 'is missing: which file names under dir are databases (e.g. "*.db")');
+  else if (pattern.includes('/')) reader.problem(`${key}.pattern`, `${JSON.stringify(pattern)} matches file names, so it cannot hold a /`);
+  const recursive = reader.boolean(raw.recursive, `${key}.recursive`) ?? false;
+  const watch = reader.boolean(raw.watch, `${key}.watch`) ?? false;
+  const template = readDbSettings(reader, raw, key, baseDir);
+  if (!dir || pattern === undefined) return undefined;
+  return { key, dir: path.resolve(baseDir, dir), pattern, recursive, watch, template };
+}
+
+/** What a database entry and a directory entry share. */
+function readDbSettings(reader: Reader, raw: Raw, key: string, baseDir: string): DirConfig['template'] {
+  const checkpoint = reader.object(raw.checkpoint, `${key}.checkpoint`, CHECKPOINT_KEYS) ?? {};
+  return {
+    busyTimeoutMs: reader.duration(raw['busy-timeout'], `${key}.busy-timeout`, DEFAULTS.busyTimeout) ?? 0,
+    checkpoint: {
+      minPageCount: reader.pageCount(checkpoint['min-pages'], `${key}.checkpoint.min-pages`, DEFAULTS.checkpoint.minPages),
+      truncatePageCount: reader.pageCount(checkpoint['truncate-pages'], `${key}.checkpoint.truncate-pages`, DEFAULTS.checkpoint.truncatePages),
+      idleIntervalMs: reader.duration(checkpoint['idle-interval'], `${key}.checkpoint.idle-interval`, DEFAULTS.checkpoint.idleInterval) ?? 0,
+    },
+    replicas: readReplicas(reader, raw.replicas, key, baseDir),
+  };
 }
 
 function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: string): ReplicaConfig[] {

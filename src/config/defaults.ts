@@ -10,6 +10,8 @@ import { parseDuration } from './duration.js';
 export const DEFAULTS = {
   logging: { level: 'info' as LogLevel, format: 'text' as LogFormat },
   busyTimeout: '5s',
+  /** Jobs `walsync run` runs at once over all its databases; 2 keeps stores that take few uploads at once (Cloudflare R2) working. */
+  maxConcurrentJobs: 2,
   checkpoint: { minPages: 1000, truncatePages: 121359, idleInterval: '1m' },
   health: { maxLag: '1m', heartbeatInterval: '1m' },
   replica: { syncInterval: '1s', snapshotInterval: '24h', retention: '24h', retentionCheckInterval: '1h' },

@@ -93,9 +93,13 @@ export class Reader {
   }
 
   pageCount(value: unknown, key: string, fallback: number): number {
+    return this.positiveInteger(value, key, fallback, ' of pages');
+  }
+
+  positiveInteger(value: unknown, key: string, fallback: number, unit = ''): number {
     if (value === undefined || value === null) return fallback;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      this.problem(key, `${JSON.stringify(value)} is not a positive whole number of pages`);
+      this.problem(key, `${JSON.stringify(value)} is not a positive whole number${unit}`);
       return fallback;
     }
     return value;

@@ -1,14 +1,18 @@
 /**
  * The job runner behind `walsync run`: per database, one held-open LiveDb
- * (its pin keeps the app from restarting the WAL between jobs) and one croner
- * Cron per (job, replica), each running its job through the registry. Jobs of one database run one at a time; an overrun
- * is skipped and logged (croner `protect`), never stacked; a failing job is
- * logged, counted and retried with backoff on later ticks.
+ * (its pin keeps the app from restarting the WAL between jobs) and its jobs
+ * (sync, snapshot, retention, verify per replica) on one scheduler for all
+ * databases (scheduler.ts), each run through the registry. Jobs of one
+ * database run one at a time; an overrun is skipped and logged, never
+ * stacked; a failing job is logged, counted and retried with backoff on
+ * later ticks.
  */
 import fs from 'node:fs/promises';
-import { Cron } from 'croner';
 import type { Config, DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
+import { discoverDatabases } from './discovery.js';
+import { Scheduler } from './scheduler.js';
+import type { TaskHandle } from './scheduler.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import { HealthBook, startHeartbeat } from './health.js';
 import type { JobContext } from '../job/context.js';
@@ -35,12 +39,22 @@ const HEALTH_CHECK_MS = 1000;
 
 const MAX_BACKOFF_MS = 60_000;
 
+/** What every database of one runner shares. */
+interface Shared {
+  readonly jobs: JobRegistry;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+  readonly health: HealthBook;
+  readonly scheduler: Scheduler;
+}
+
 interface DbRun {
   readonly jobs: JobRegistry;
+  readonly scheduler: Scheduler;
   readonly config: DbConfig;
   readonly ctx: JobContext;
   readonly status: JobStatusBook;
-  readonly crons: Cron[];
+  readonly tasks: TaskHandle[];
   readonly metrics?: Metrics;
   readonly health: HealthBook;
   /** Jobs of one database run one after another. */
@@ -64,12 +78,15 @@ const MISSING_DB_POLL_MS = 500;
 export async function createRunner(config: Config, log: Logger, options: RunnerOptions): Promise<LocalRunner> {
   const { jobs, metrics } = options;
   const health = new HealthBook(config.health.maxLagMs, log);
+  const shared: Shared = { jobs, log, metrics, health, scheduler: new Scheduler(config.maxConcurrentJobs) };
   const runs: DbRun[] = [];
   const waiting: (() => Promise<void>)[] = [];
   try {
-    for (const db of config.dbs) {
-      if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(jobs, ready, log, metrics, health).then((run) => void runs.push(run))));
-      else runs.push(await startDb(jobs, db, log, metrics, health));
+    const listed = new Set(config.dbs.map((db) => db.path));
+    for (const db of await discoverDatabases(config, log)) {
+      if (!listed.has(db.path)) await startDiscovered(db, () => startDb(shared, db).then((run) => void runs.push(run)), log);
+      else if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(shared, ready).then((run) => void runs.push(run))));
+      else runs.push(await startDb(shared, db));
     }
   } catch (error) {
     await Promise.allSettled([...waiting.map((stopWaiting) => stopWaiting()), ...runs.map((run) => stopDb(run, log, false))]);
@@ -92,6 +109,15 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
       return stopping;
     },
   };
+}
+
+/** A database a directory entry found that cannot be backed up (a read-only file in rollback mode, say) is skipped, not the run's failure. */
+async function startDiscovered(db: DbConfig, start: () => Promise<void>, log: Logger): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    log.warn('database skipped', { db: db.path, reason: messageOf(error) });
+  }
 }
 
 /** A database file with something in it: an app that just created it has at least written its header. */
@@ -120,7 +146,8 @@ function waitForDb(db: DbConfig, log: Logger, start: (db: DbConfig) => Promise<v
   };
 }
 
-async function startDb(jobs: JobRegistry, db: DbConfig, log: Logger, metrics: Metrics | undefined, health: HealthBook): Promise<DbRun> {
+async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
+  const { jobs, log, metrics, health, scheduler } = shared;
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
     policy: db.checkpoint,
@@ -130,7 +157,7 @@ async function startDb(jobs: JobRegistry, db: DbConfig, log: Logger, metrics: Me
     replicaUrls: db.replicas.map((replica) => replica.location),
     lock: { role: 'daemon', what: 'run' },
   });
-  const run: DbRun = { jobs, config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), crons: [], queue: Promise.resolve(), metrics, health };
+  const run: DbRun = { jobs, config: db, ctx, status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log), tasks: [], queue: Promise.resolve(), metrics, health, scheduler };
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [{ ...ctx.replicas[i]!, retentionMs: replica.retentionMs }] } : ctx;
@@ -143,7 +170,7 @@ async function startDb(jobs: JobRegistry, db: DbConfig, log: Logger, metrics: Me
     schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => jobs.retention.run(only), client);
     if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => jobs.verify.run(only).then((result) => consistentOrThrow(ctx.db.dbPath, result)), client);
   });
-  log.info('runner started', { db: ctx.db.dbPath, jobs: run.crons.length });
+  log.info('runner started', { db: ctx.db.dbPath, jobs: run.tasks.length });
   return run;
 }
 
@@ -170,13 +197,11 @@ function schedule<Name extends JobName>(
   let failures = 0;
   let retryAt = 0;
   const fields = { db: run.ctx.db.dbPath, job, replica };
-  const cron = new Cron(
-    when.kind === 'cron' ? when.pattern : '* * * * * *',
-    {
-      interval: when.kind === 'interval' ? Math.max(1, Math.round(when.ms / 1000)) : undefined,
-      protect: () => log.warn('job still running; tick skipped', fields),
-    },
-    async () => {
+  const handle = run.scheduler.add({
+    lane: run.ctx.db.dbPath,
+    schedule: when,
+    onOverrun: () => log.warn('job still running; tick skipped', fields),
+    run: async () => {
       if (Date.now() < retryAt) return;
       const started = Date.now();
       const task = run.queue.then(work);
@@ -187,7 +212,7 @@ function schedule<Name extends JobName>(
         if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
         run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
         if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
-        run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: cron.nextRun() ?? undefined });
+        run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: handle.nextRun() });
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.
         const level = job === 'sync' && !summary?.bytes ? 'debug' : 'info';
@@ -197,13 +222,13 @@ function schedule<Name extends JobName>(
         if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
         run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
-        run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: cron.nextRun() ?? undefined });
+        run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: handle.nextRun() });
         log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
       }
       if (client) recordRequests(run, replica, client);
     },
-  );
-  run.crons.push(cron);
+  });
+  run.tasks.push(handle);
 }
 
 function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {
@@ -221,7 +246,7 @@ function summarize(result: unknown): { frames: number; bytes: number } | undefin
 }
 
 async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promise<void> {
-  for (const cron of run.crons) cron.stop();
+  await Promise.all(run.tasks.map((task) => task.remove()));
   await run.queue;
   try {
     if (finalSync) {

@@ -20,10 +20,14 @@ export interface CliOptions {
   gid?: number;
   /** Start walsync under `nice -n` this much. */
   nice?: number;
+  /** As root, start walsync without the capabilities that let root past file permissions, so a 0444 file or a 0000 directory stops it as it would anyone else. */
+  obeyPermissions?: boolean;
 }
 
 export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
-  const command = options.nice === undefined ? [process.execPath, cliPath, ...args] : ['nice', '-n', String(options.nice), process.execPath, cliPath, ...args];
+  const nice = options.nice === undefined ? [] : ['nice', '-n', String(options.nice)];
+  const capabilities = options.obeyPermissions && process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--'] : [];
+  const command = [...capabilities, ...nice, process.execPath, cliPath, ...args];
   return spawn(command[0]!, command.slice(1), {
     cwd: options.cwd,
     env: options.env ?? process.env,

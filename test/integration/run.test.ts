@@ -225,7 +225,7 @@ describe('walsync run', () => {
     const result = await runCli(['run', '--config', file]);
     assert.equal(result.code, 2);
     assert.deepEqual(errorLines(result.stderr), [
-      'walsync: CONFIG_INVALID: bad.yml: dbs[0].bogus: unknown key (known: path, meta-path, busy-timeout, checkpoint, replicas, restore-if-db-not-exists)',
+      'walsync: CONFIG_INVALID: bad.yml: dbs[0].bogus: unknown key (known: path, meta-path, busy-timeout, checkpoint, replicas, restore-if-db-not-exists, dir, pattern, recursive, watch)',
       errorLines(result.stderr)[1]!,
       'walsync: CONFIG_INVALID: bad.yml: dbs[0].replicas[0].retention: "2x" is not a duration (e.g. 1s, 10m, 24h)',
     ]);

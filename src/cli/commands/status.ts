@@ -8,7 +8,9 @@ import { configPathFrom, loadConfig } from '../../config/config.js';
 import { EXIT_OK } from '../../errors.js';
 import { defaultMetaDir } from '../../layout.js';
 import { formatRequestCounts } from '../../replica/request-counter.js';
+import { discoverDatabases } from '../../daemon/discovery.js';
 import { describeDatabase } from '../../daemon/status-report.js';
+import { silentLogger } from '../../log.js';
 import type { CliIo } from '../io.js';
 
 export interface StatusArgs {
@@ -19,7 +21,8 @@ export interface StatusArgs {
 export async function statusCommand(args: StatusArgs, io: CliIo): Promise<number> {
   const config = await loadConfig(configPathFrom(args.config, process.env));
   const reports = [];
-  for (const db of config.dbs) reports.push(await describeDatabase(db, db.metaPath ?? defaultMetaDir(db.path)));
+  // What walsync run would skip is its log's to say, not status's.
+  for (const db of await discoverDatabases(config, silentLogger)) reports.push(await describeDatabase(db, db.metaPath ?? defaultMetaDir(db.path)));
   if (args.json) {
     io.stdout(JSON.stringify(reports));
     return EXIT_OK;

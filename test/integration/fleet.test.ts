@@ -1,0 +1,100 @@
+/**
+ * `walsync run` over a directory entry (`dir:`, Litestream 0.5's keys): a
+ * few hundred databases under nested directories, written by a separate
+ * process, each backed up to its own replica location; what cannot be
+ * backed up is skipped with one line while the rest replicate.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { openReplica } from '../../src/replica/url.js';
+import { restore } from '../../src/restore/restore.js';
+import { signalAndWait, startRun, waitFor } from '../helpers/daemon.js';
+import { dumpTables } from '../helpers/shadow.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const DATABASE_COUNT = 240;
+const WRITTEN_COUNT = 60;
+
+/** python3's sqlite3, an SQLite of its own: makes the databases, then writes to some of them. */
+function python(script: string, ...args: string[]): void {
+  execFileSync('python3', ['-c', script, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const CREATE = `
+import os, sqlite3, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    d = os.path.join(root, f'org{i % 24:02d}')
+    os.makedirs(d, exist_ok=True)
+    c = sqlite3.connect(os.path.join(d, f'db{i:03d}.db'))
+    c.execute('pragma journal_mode=wal')
+    c.execute('create table t (id integer primary key, v text)')
+    c.execute('insert into t (v) values (?)', (f'first of {i}',))
+    c.commit()
+    c.close()
+`;
+
+const WRITE = `
+import random, sqlite3, sys
+paths = sys.argv[1:]
+conns = [sqlite3.connect(p) for p in paths]
+for c in conns:
+    c.execute('pragma journal_mode=wal')
+for round in range(20):
+    for c in random.sample(conns, len(conns) // 2):
+        c.execute('insert into t (v) values (?)', (f'round {round} ' + 'x' * random.randint(1, 3000),))
+        c.commit()
+for c in conns:
+    c.execute('insert into t (v) values (?)', ('last',))
+    c.commit()
+# The connections stay open until the process ends: SQLite would checkpoint and delete the WAL on the last close.
+`;
+
+describe('walsync run with a directory entry', () => {
+  it(`backs up each of ${DATABASE_COUNT} databases to its own replica location, and skips what cannot be backed up with one line each`, async (t) => {
+    const dir = tempDir(t);
+    const tenants = path.join(dir, 'tenants');
+    const replicas = path.join(dir, 'replicas');
+    python(CREATE, tenants, String(DATABASE_COUNT));
+    await fs.writeFile(path.join(tenants, 'notes.db'), 'not a database, though its name says so');
+    python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('create table t (v)'); c.execute(\"insert into t values ('x')\"); c.commit()", path.join(tenants, 'frozen.db'));
+    await fs.chmod(path.join(tenants, 'frozen.db'), 0o444);
+    await fs.mkdir(path.join(tenants, 'locked'));
+    python(CREATE, path.join(tenants, 'locked'), '1');
+    await fs.chmod(path.join(tenants, 'locked'), 0o000);
+    await fs.writeFile(path.join(tenants, 'readme.txt'), 'not matched by the pattern: not even looked at');
+
+    const config = ['dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    recursive: true', '    replicas:', '      - name: backup', `        path: ${replicas}`, '        sync-interval: 1s'].join('\n');
+    const run = await startRun(dir, `${config}\n`, { obeyPermissions: true });
+    t.after(() => run.child.kill('SIGKILL'));
+    const snapshotted = () => run.stderr().match(/INFO job done .*job=snapshot /g)?.length ?? 0;
+    await waitFor(`every database's first snapshot`, () => snapshotted() === DATABASE_COUNT, 120_000);
+
+    const all = Array.from({ length: DATABASE_COUNT }, (_, i) => path.join(tenants, `org${String(i % 24).padStart(2, '0')}`, `db${String(i).padStart(3, '0')}.db`));
+    const written = [...all].sort(() => Math.random() - 0.5).slice(0, WRITTEN_COUNT);
+    python(WRITE, ...written);
+    const result = await signalAndWait(run.child, run.done);
+    await fs.chmod(path.join(tenants, 'locked'), 0o755);
+    assert.equal(result.code, 0, result.stderr);
+
+    const skipped = result.stderr.split('\n').filter((line) => / database skipped /.test(line));
+    assert.equal(skipped.length, 3, skipped.join('\n'));
+    assert.match(result.stderr, new RegExp(`WARN database skipped db=${path.join(tenants, 'notes.db')} entry=dbs\\[0\\] reason="not a SQLite database \\(no SQLite header\\)"`));
+    assert.match(result.stderr, new RegExp(`WARN database skipped db=${path.join(tenants, 'frozen.db')} reason="[^"]*(readonly|read-only|permission)`, 'i'));
+    assert.match(result.stderr, new RegExp(`WARN database skipped db=${path.join(tenants, 'locked')} entry=dbs\\[0\\] reason="cannot read the directory \\(EACCES\\)"`));
+    assert.doesNotMatch(result.stderr, /readme\.txt|ERROR/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+
+    for (const dbPath of all) {
+      const replica = path.join(replicas, path.relative(tenants, dbPath));
+      const out = path.join(dir, 'restored', path.relative(tenants, dbPath));
+      await fs.mkdir(path.dirname(out), { recursive: true });
+      await restore({ client: openReplica(replica), outputPath: out });
+      assert.deepEqual(dumpTables(out), dumpTables(dbPath), `${dbPath} restores from ${replica}`);
+    }
+    assert.equal((await fs.readdir(path.join(replicas))).includes('notes.db'), false);
+  });
+});
