@@ -26,13 +26,25 @@ export interface Skipped {
 export interface DirScan {
   readonly found: readonly string[];
   readonly skipped: readonly Skipped[];
+  /** The directories read, `from` first. */
+  readonly dirs: readonly string[];
 }
 
-export async function scanDirEntry(entry: DirConfig): Promise<DirScan> {
+/** Whether a file name is one the entry's pattern takes, never SQLite's own files beside a database. */
+export function matcherFor(entry: DirConfig): (name: string) => boolean {
   const matches = picomatch(entry.pattern, { dot: true });
+  return (name) => !SQLITE_SIDE_FILE.test(name) && matches(name);
+}
+
+const SQLITE_SIDE_FILE = /-(wal|shm|journal)$/;
+
+/** Scans the entry's directory, or one of its subdirectories (`from`). */
+export async function scanDirEntry(entry: DirConfig, from: string = entry.dir): Promise<DirScan> {
+  const matches = matcherFor(entry);
   const found: string[] = [];
   const skipped: Skipped[] = [];
-  const pending = [entry.dir];
+  const dirs: string[] = [];
+  const pending = [from];
   for (let dir = pending.shift(); dir !== undefined; dir = pending.shift()) {
     let names;
     try {
@@ -41,21 +53,23 @@ export async function scanDirEntry(entry: DirConfig): Promise<DirScan> {
       skipped.push({ path: dir, reason: `cannot read the directory (${systemErrorCode(error) ?? messageOf(error)})` });
       continue;
     }
+    dirs.push(dir);
     for (const dirent of names.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, dirent.name);
       if (dirent.isDirectory()) {
         if (entry.recursive && !isMetaDirName(dirent.name)) pending.push(full);
       } else if (dirent.isFile() && matches(dirent.name)) {
-        const problem = await notADatabase(full);
+        const problem = await whyNotADatabase(full);
         if (problem) skipped.push({ path: full, reason: problem });
         else found.push(full);
       }
     }
   }
-  return { found, skipped };
+  return { found, skipped, dirs };
 }
 
-async function notADatabase(file: string): Promise<string | undefined> {
+/** Undefined for a file that starts with SQLite's header; else why it is not a database. */
+export async function whyNotADatabase(file: string): Promise<string | undefined> {
   let handle;
   try {
     handle = await fs.open(file, 'r');

@@ -73,6 +73,11 @@ export class HealthBook {
     this.dbs.set(db, record);
   }
 
+  /** Forgets a database walsync let go of. */
+  removeDatabase(db: string): void {
+    this.dbs.delete(db);
+  }
+
   recordSync(db: string, replica: string, outcome: { ok: true } | { ok: false; error: unknown }): void {
     const dbRecord = this.dbs.get(db);
     const record = dbRecord?.replicas.get(replica);

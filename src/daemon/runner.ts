@@ -8,9 +8,12 @@
  * later ticks.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Config, DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
-import { discoverDatabases } from './discovery.js';
+import type { FollowedDatabases } from './dir-follow.js';
+import { followDirEntry } from './dir-follow.js';
+import { dbConfigFor, scanDirEntry } from './discovery.js';
 import { Scheduler } from './scheduler.js';
 import type { TaskHandle } from './scheduler.js';
 import { WalsyncError, messageOf } from '../errors.js';
@@ -79,17 +82,37 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
   const { jobs, metrics } = options;
   const health = new HealthBook(config.health.maxLagMs, log);
   const shared: Shared = { jobs, log, metrics, health, scheduler: new Scheduler(config.maxConcurrentJobs) };
-  const runs: DbRun[] = [];
+  const runs = new Map<string, DbRun>();
+  const add = (run: DbRun) => void runs.set(run.ctx.db.dbPath, run);
   const waiting: (() => Promise<void>)[] = [];
+  const listed = new Set(config.dbs.map((db) => db.path));
+  const found: FollowedDatabases = {
+    isRunning: (dbPath) => runs.has(dbPath),
+    start: (db) => (listed.has(db.path) ? Promise.resolve() : startDiscovered(db, () => startDb(shared, db).then(add), log)),
+    letGo: async (dbPath, reason) => {
+      const run = runs.get(dbPath);
+      if (!run) return;
+      runs.delete(dbPath);
+      health.removeDatabase(dbPath);
+      await stopDb(run, log, false);
+      log.info('database let go; its replicas stay as they are', { db: dbPath, reason });
+    },
+    runningUnder: (dir) => [...runs.keys()].filter((dbPath) => dbPath.startsWith(dir + path.sep)),
+  };
+  const unfollow: (() => Promise<void>)[] = [];
   try {
-    const listed = new Set(config.dbs.map((db) => db.path));
-    for (const db of await discoverDatabases(config, log)) {
-      if (!listed.has(db.path)) await startDiscovered(db, () => startDb(shared, db).then((run) => void runs.push(run)), log);
-      else if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(shared, ready).then((run) => void runs.push(run))));
-      else runs.push(await startDb(shared, db));
+    for (const db of config.dbs) {
+      if (options.waitForMissing && !(await hasDatabase(db.path))) waiting.push(waitForDb(db, log, (ready) => startDb(shared, ready).then(add)));
+      else add(await startDb(shared, db));
+    }
+    for (const entry of config.dirs) {
+      const scan = await scanDirEntry(entry);
+      for (const skip of scan.skipped) log.warn('database skipped', { db: skip.path, entry: entry.key, reason: skip.reason });
+      for (const dbPath of scan.found) await found.start(dbConfigFor(entry, dbPath));
+      if (entry.watch) unfollow.push(followDirEntry(entry, scan, found, log));
     }
   } catch (error) {
-    await Promise.allSettled([...waiting.map((stopWaiting) => stopWaiting()), ...runs.map((run) => stopDb(run, log, false))]);
+    await Promise.allSettled([...unfollow.map((stopFollowing) => stopFollowing()), ...waiting.map((stopWaiting) => stopWaiting()), ...[...runs.values()].map((run) => stopDb(run, log, false))]);
     throw error;
   }
   metrics?.reportHealth(() => health.report());
@@ -103,8 +126,8 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
     stop() {
       clearInterval(healthTimer);
       stopHeartbeat();
-      stopping ??= Promise.all(waiting.map((stopWaiting) => stopWaiting()))
-        .then(() => Promise.all(runs.map((run) => stopDb(run, log, true))))
+      stopping ??= Promise.all([...unfollow, ...waiting].map((stopWaiting) => stopWaiting()))
+        .then(() => Promise.all([...runs.values()].map((run) => stopDb(run, log, true))))
         .then(() => undefined);
       return stopping;
     },

@@ -97,4 +97,48 @@ describe('walsync run with a directory entry', () => {
     }
     assert.equal((await fs.readdir(path.join(replicas))).includes('notes.db'), false);
   });
+
+  it('with watch: true, starts a database created during the run and lets go of one deleted, whose replica stays', async (t) => {
+    const dir = tempDir(t);
+    const tenants = path.join(dir, 'tenants');
+    const replicas = path.join(dir, 'replicas');
+    python(CREATE, tenants, '30');
+    const config = ['dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    recursive: true', '    watch: true', '    replicas:', '      - name: backup', `        path: ${replicas}`, '        sync-interval: 1s'].join('\n');
+    const run = await startRun(dir, `${config}\n`);
+    t.after(() => run.child.kill('SIGKILL'));
+    const snapshotted = () => run.stderr().match(/INFO job done .*job=snapshot /g)?.length ?? 0;
+    await waitFor('every database\'s first snapshot', () => snapshotted() === 30, 60_000);
+
+    // A new tenant, in a new directory, made by another process while walsync runs.
+    const created = path.join(tenants, 'neworg', 'fresh.db');
+    python(CREATE.replace("f'org{i % 24:02d}'", "'neworg'").replace("f'db{i:03d}.db'", "'fresh.db'"), tenants, '1');
+    python(WRITE, created);
+    await waitFor('the new database to start', () => run.stderr().includes(`INFO runner started db=${created} `), 20_000);
+    await waitFor('its first snapshot', () => snapshotted() === 31, 20_000);
+
+    const deleted = path.join(tenants, 'org03', 'db003.db');
+    const deletedReplica = path.join(replicas, 'org03', 'db003.db');
+    const before = dumpTables(deleted);
+    const replicaBefore = await listTree(deletedReplica);
+    for (const suffix of ['', '-wal', '-shm']) await fs.rm(`${deleted}${suffix}`, { force: true });
+    await waitFor('the deleted database to be let go of', () => run.stderr().includes(`INFO database let go; its replicas stay as they are db=${deleted} reason="deleted or renamed away"`), 20_000);
+
+    const result = await signalAndWait(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /ERROR|database skipped/);
+    assert.deepEqual(await listTree(deletedReplica), replicaBefore, 'the let-go database\'s replica is as it was');
+
+    const restoredFresh = path.join(dir, 'fresh.db');
+    await restore({ client: openReplica(path.join(replicas, 'neworg', 'fresh.db')), outputPath: restoredFresh });
+    assert.deepEqual(dumpTables(restoredFresh), dumpTables(created));
+    const restoredDeleted = path.join(dir, 'deleted.db');
+    await restore({ client: openReplica(deletedReplica), outputPath: restoredDeleted });
+    assert.deepEqual(dumpTables(restoredDeleted), before);
+  });
 });
+
+async function listTree(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath ?? entry.path, entry.name)).sort();
+}
+

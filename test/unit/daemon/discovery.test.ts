@@ -52,7 +52,7 @@ describe('directory discovery', () => {
 
   it('reports a directory that does not exist as skipped, not as an error', async (t) => {
     const dir = path.join(tempDir(t), 'absent');
-    assert.deepEqual(await scanDirEntry(entryFor(dir)), { found: [], skipped: [{ path: dir, reason: 'cannot read the directory (ENOENT)' }] });
+    assert.deepEqual(await scanDirEntry(entryFor(dir)), { found: [], skipped: [{ path: dir, reason: 'cannot read the directory (ENOENT)' }], dirs: [] });
   });
 
   it("gives each database its own replica location: the entry's, extended by the database's path relative to dir", () => {
