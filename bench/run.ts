@@ -11,6 +11,7 @@
  *  (g) app commit throughput with `walsync run` active vs without, and for
  *      reference beside the least a WAL backup does (bench/wal-tailer.ts)
  *  (s) `walsync run`'s stop, SIGTERM to exit with its final sync, beside a busy app, vs docker stop's 10 s grace
+ *  (fleet) one walsync run over a dir: entry of 1,000 databases (FLEET_SIZES): first snapshots, idle CPU, memory, descriptors, commit-to-replica lag (bench/fleet.ts)
  *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
  */
 import { spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job/context.js';
 import { silentLogger } from '../src/log.js';
+import { fleetFigures } from './fleet.js';
 import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';
 import type { Figure } from './figure.js';
@@ -351,6 +353,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   f: async (dir) => [await idleRunCpu(dir)],
   g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
   s: async (dir) => [await stopTime(dir)],
+  fleet: fleetFigures,
   ls: litestreamFigures,
 };
 

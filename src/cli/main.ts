@@ -21,7 +21,7 @@ import type { RetentionArgs } from './commands/retention.js';
 import type { RunArgs } from './commands/run.js';
 import { snapshotBuilder, snapshotCommand } from './commands/snapshot.js';
 import type { StatusArgs } from './commands/status.js';
-import { runBuilder, withConfigOption } from './config-option.js';
+import { runBuilder, statusBuilder } from './config-option.js';
 import type { SnapshotArgs } from './commands/snapshot.js';
 import { verifyBuilder, verifyCommand } from './commands/verify.js';
 import type { VerifyArgs } from './commands/verify.js';
@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         const { runCommand } = await import('./commands/run.js');
         exitCode = await runCommand(args as unknown as RunArgs, io, json, await loadJobRegistry());
       })
-      .command('status', 'Show generations, positions, replica lag and job history of the configured databases', withConfigOption, async (args) => {
+      .command('status', 'Show generations, positions, replica lag and job history of the configured databases', statusBuilder, async (args) => {
         const { statusCommand } = await import('./commands/status.js');
         exitCode = await statusCommand(args as unknown as StatusArgs, io);
       })

@@ -75,6 +75,7 @@ export interface Config {
   readonly dirs: readonly DirConfig[];
   /** Jobs run at once over every database (`max-concurrent-jobs`). */
   readonly maxConcurrentJobs: number;
+  readonly metrics: { readonly perDb: boolean };
 }
 
 export interface HealthConfig {
@@ -84,7 +85,8 @@ export interface HealthConfig {
 }
 
 
-const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec', 'max-concurrent-jobs'];
+const TOP_KEYS = ['dbs', 'logging', 'addr', 'health', 'heartbeat-url', 'heartbeat-interval', 'exec', 'max-concurrent-jobs', 'metrics'];
+const METRICS_KEYS = ['per-db'];
 const HEALTH_KEYS = ['max-lag'];
 const LOGGING_KEYS = ['level', 'format'];
 const DB_KEYS = ['path', 'meta-path', 'busy-timeout', 'checkpoint', 'replicas', 'restore-if-db-not-exists', 'dir', 'pattern', 'recursive', 'watch'];
@@ -122,10 +124,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const exec = reader.string(top.exec, 'exec');
   if (exec !== undefined && exec.trim() === '') reader.problem('exec', 'is empty');
   const maxConcurrentJobs = reader.positiveInteger(top['max-concurrent-jobs'], 'max-concurrent-jobs', DEFAULTS.maxConcurrentJobs);
+  const rawMetrics = reader.object(top.metrics, 'metrics', METRICS_KEYS) ?? {};
+  const metrics = { perDb: reader.boolean(rawMetrics['per-db'], 'metrics.per-db') ?? DEFAULTS.metrics.perDb };
   const { dbs, dirs } = readDbs(reader, top.dbs, path.dirname(file));
   checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs };
+  return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs, metrics };
 }
 
 function readHealth(reader: Reader, top: Raw): HealthConfig {

@@ -12,6 +12,8 @@ export const DEFAULTS = {
   busyTimeout: '5s',
   /** Jobs `walsync run` runs at once over all its databases; 2 keeps stores that take few uploads at once (Cloudflare R2) working. */
   maxConcurrentJobs: 2,
+  /** Series per database on /metrics; false sums them, for fleets whose scrape would be too large. */
+  metrics: { perDb: true },
   checkpoint: { minPages: 1000, truncatePages: 121359, idleInterval: '1m' },
   health: { maxLag: '1m', heartbeatInterval: '1m' },
   replica: { syncInterval: '1s', snapshotInterval: '24h', retention: '24h', retentionCheckInterval: '1h' },

@@ -73,6 +73,15 @@ export class HealthBook {
     this.dbs.set(db, record);
   }
 
+  /**
+   * A tick with nothing to sync (the WAL has not changed since a sync that
+   * succeeded) proves the replica still holds everything, as a sync would.
+   */
+  confirmUnchanged(db: string, replica: string): void {
+    const record = this.dbs.get(db)?.replicas.get(replica);
+    if (record?.lastSuccessAt !== undefined && !record.lastFailed) record.lastSuccessAt = Date.now();
+  }
+
   /** Forgets a database walsync let go of. */
   removeDatabase(db: string): void {
     this.dbs.delete(db);

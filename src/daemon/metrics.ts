@@ -1,6 +1,9 @@
 /**
  * Prometheus metrics for `walsync run` (served at the config's `addr`, path
  * /metrics), named after what Litestream exports, with a `walsync_` prefix.
+ * With `metrics.per-db: false` (a fleet of thousands) the counters are summed
+ * under db="*", the per-database gauges are left out, and the lag is the
+ * worst replica's, so a scrape stays small.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -34,7 +37,7 @@ export class Metrics {
   /** The running runner's health, read at each scrape so the lag is as of the scrape. */
   private health: (() => HealthReport) | undefined;
 
-  constructor() {
+  constructor(private readonly perDb = true) {
     this.healthGauge('walsync_replica_lag_seconds', 'Seconds since the replica last held everything in the shadow', (r) => r.lagSeconds);
     this.healthGauge('walsync_replica_last_success_timestamp_seconds', 'When a sync to the replica last succeeded (Unix time)', (r) =>
       r.lastSuccess === undefined ? undefined : Date.parse(r.lastSuccess) / 1000,
@@ -54,12 +57,16 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
+        let worst: number | undefined;
         for (const db of metrics.health?.().dbs ?? []) {
           for (const replica of db.replicas) {
             const seconds = value(replica);
-            if (seconds !== undefined) this.set({ db: db.db, replica: replica.replica }, seconds);
+            if (seconds === undefined) continue;
+            if (metrics.perDb) this.set({ db: db.db, replica: replica.replica }, seconds);
+            else worst = Math.max(worst ?? seconds, seconds);
           }
         }
+        if (worst !== undefined) this.set({ db: '*', replica: '*' }, worst);
       },
     });
   }
@@ -72,13 +79,15 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  async observeSync(db: string, result: SyncJobResult, seconds: number): Promise<void> {
+  async observeSync(dbPath: string, result: SyncJobResult, seconds: number): Promise<void> {
+    const db = this.dbLabel(dbPath);
     this.syncCount.inc({ db });
     this.syncSeconds.inc({ db }, seconds);
     this.walBytes.inc({ db }, result.byteCount);
+    if (result.checkpoint) this.checkpoints.inc({ db, mode: result.checkpoint.mode });
+    if (!this.perDb) return;
     this.shadowIndex.set({ db }, result.index);
     this.shadowSize.set({ db }, result.offset);
-    if (result.checkpoint) this.checkpoints.inc({ db, mode: result.checkpoint.mode });
     for (const replica of result.replicas) {
       this.replicaIndex.set({ db, replica: replica.replica }, replica.position.index);
       this.replicaOffset.set({ db, replica: replica.replica }, replica.position.offset);
@@ -89,8 +98,14 @@ export class Metrics {
     this.walSize.set({ db }, (await fs.stat(walPathFor(db)).catch(() => ({ size: 0 }))).size);
   }
 
-  observeRequests(db: string, replica: string, counts: RequestCounts): void {
-    const key = JSON.stringify([db, replica]);
+  /** The db label: the database's path, or "*" when the series are not per database. */
+  private dbLabel(dbPath: string): string {
+    return this.perDb ? dbPath : '*';
+  }
+
+  observeRequests(dbPath: string, replica: string, counts: RequestCounts): void {
+    const db = this.dbLabel(dbPath);
+    const key = JSON.stringify([dbPath, replica]);
     const last = this.reportedRequests.get(key);
     for (const operation of REQUEST_OPERATIONS) this.replicaRequests.inc({ db, replica, operation }, counts[operation] - (last?.[operation] ?? 0));
     this.replicaTransfer.inc({ db, replica, direction: 'up' }, counts.uploadedSize - (last?.uploadedSize ?? 0));
@@ -98,7 +113,8 @@ export class Metrics {
     this.reportedRequests.set(key, counts);
   }
 
-  observeJob(db: string, job: string, replica: string, ok: boolean): void {
+  observeJob(dbPath: string, job: string, replica: string, ok: boolean): void {
+    const db = this.dbLabel(dbPath);
     this.jobRuns.inc({ db, job, replica, outcome: ok ? 'ok' : 'error' });
     if (job === 'sync' && !ok) this.syncErrors.inc({ db });
   }

@@ -19,6 +19,8 @@ export interface ScheduledTask {
   run(): Promise<void>;
   /** Called when the task comes due while it is still running: that tick is skipped. */
   onOverrun(): void;
+  /** Asked when the task comes due: false skips the tick (a sync of a database nobody wrote) without taking a slot. */
+  wanted?(): boolean;
 }
 
 export interface TaskHandle {
@@ -76,8 +78,13 @@ export class Scheduler {
     const now = Date.now();
     for (const entry of this.entries) {
       if (entry.dueAt > now) continue;
+      if (entry.state === 'waiting' && entry.task.wanted?.() === false) {
+        entry.dueAt = this.nextTime(entry, entry.dueAt);
+        continue;
+      }
       if (entry.state === 'waiting') {
         entry.state = 'queued';
+        entry.dueAt = this.nextTime(entry, entry.dueAt);
         this.ready.push(entry);
         continue;
       }

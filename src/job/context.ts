@@ -8,7 +8,7 @@ import { LiveDb } from '../db/live-db.js';
 import { defaultMetaDir } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
-import type { ShadowMark } from '../shadow/sync-shadow.js';
+import type { ShadowMark } from '../shadow/quiet.js';
 import type { ReplicaClient } from '../replica/client.js';
 import type { ReplicaMemory } from '../replication/replicate.js';
 import type { ReplicaLocation } from '../replica/url.js';

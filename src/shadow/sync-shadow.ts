@@ -18,6 +18,8 @@ import { formatIndex } from '../wal/pos.js';
 import type { CheckpointPolicy } from './checkpoint.js';
 import { checkpointAndClassify, checkpointModeFor } from './checkpoint.js';
 import { prepareMetaDir } from './meta-dir.js';
+import type { ShadowMark } from './quiet.js';
+import { nothingCommittedSince } from './quiet.js';
 import type { ShadowModes } from './permissions.js';
 import { readShadowModes } from './permissions.js';
 import type { LockedWal } from './locked-copy.js';
@@ -29,17 +31,6 @@ import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import { NOTHING_COPIED, addCounts } from './shadow-wal.js';
 import { copyWithoutLock } from './unlocked-copy.js';
 import { lockWithWalHeader, releaseWriteLock } from './write-lock.js';
-
-/** What one sync hands the next sync of the same database in this process. */
-export interface ShadowMark {
-  readonly cursor: ShadowCursor;
-  /**
-   * Set by a sync that finished: the WAL's stamp (LiveDb.walStamp) read
-   * under the write lock after walsync's own writes, and when the shadow
-   * last grew. An unchanged stamp proves nothing was committed since.
-   */
-  readonly quiet?: { readonly walStamp: string; readonly shadowChangedAtMs: number };
-}
 
 export interface SyncShadowOptions {
   readonly metaDir: string;
@@ -82,7 +73,7 @@ export interface SyncShadowResult {
 
 export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promise<SyncShadowResult> {
   // 1. Nothing committed since the last sync: nothing to read.
-  if (options.previous && nothingCommittedSince(db, options.previous, options)) return nothingNew(db, options.previous);
+  if (options.previous && nothingCommittedSince(db, options.previous, options.policy, now(options))) return nothingNew(db, options.previous);
   // 2. The shadow's state, read once.
   const start = await readShadowOnce(db, options);
   // 3. The bulk of the new commits, copied without the lock.
@@ -103,18 +94,6 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
     if (unlocked.count.byteCount > 0) await fsyncPath(start.shadowPath!).catch(() => undefined);
     throw error;
   }
-}
-
-/**
- * An idle database's sync, every second in a long-running process: nobody
- * changed the WAL since the previous sync (which copied everything under the
- * write lock) and no checkpoint is due, so there is nothing to copy. With
- * the pin held, the app cannot restart the WAL without committing.
- */
-function nothingCommittedSince(db: LiveDb, previous: ShadowMark, options: SyncShadowOptions): boolean {
-  const { quiet, cursor } = previous;
-  if (!quiet || !db.isWalPinned || db.walStamp() !== quiet.walStamp) return false;
-  return !checkpointModeFor(options.policy, frameCountAt(cursor.end.offset, cursor.header.pageSize), now(options) - quiet.shadowChangedAtMs);
 }
 
 function nothingNew(db: LiveDb, previous: ShadowMark): SyncShadowResult {

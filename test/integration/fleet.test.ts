@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { openReplica } from '../../src/replica/url.js';
 import { restore } from '../../src/restore/restore.js';
+import { runCli } from '../helpers/cli.js';
 import { signalAndWait, startRun, waitFor } from '../helpers/daemon.js';
 import { dumpTables } from '../helpers/shadow.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -96,6 +97,19 @@ describe('walsync run with a directory entry', () => {
       assert.deepEqual(dumpTables(out), dumpTables(dbPath), `${dbPath} restores from ${replica}`);
     }
     assert.equal((await fs.readdir(path.join(replicas))).includes('notes.db'), false);
+
+    // Past a screenful, status summarises; --db lists the databases whose path holds the text.
+    const configFile = path.join(dir, 'walsync.yml');
+    const summary = await runCli(['status', '--config', configFile]);
+    assert.equal(summary.code, 0, summary.stderr);
+    // Run as root, status reads what walsync run could not: the read-only and the locked databases.
+    assert.match(summary.stdout, /^(\d+) databases: \1 healthy, 0 lagging \(over max-lag 60s\), 0 failing/);
+    assert.ok(Number(/^(\d+) databases/.exec(summary.stdout)?.[1]) >= DATABASE_COUNT);
+    assert.doesNotMatch(summary.stdout, /generation=/);
+    const one = await runCli(['status', '--config', configFile, '--db', 'org03/db003.db']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, new RegExp(`^${path.join(tenants, 'org03', 'db003.db')}: not running generation=[0-9a-f]{16} `, 'm'));
+    assert.equal(one.stdout.split('\n').filter((line) => / generation=/.test(line)).length, 1);
   });
 
   it('with watch: true, starts a database created during the run and lets go of one deleted, whose replica stays', async (t) => {

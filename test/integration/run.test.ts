@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { startApp, startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
-import { configFor, restoreEquals, startRun, signalAndWait, writeFor } from '../helpers/daemon.js';
+import { configFor, freePort, restoreEquals, startRun, signalAndWait, writeFor } from '../helpers/daemon.js';
 import { defaultMetaDir } from '../../src/layout.js';
 
 describe('walsync run', () => {
@@ -210,7 +210,7 @@ describe('walsync run', () => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     await app.insert(25_000, { size: 4000, perTx: 500 });
     const replica = path.join(dir, 'replica');
-    const run = await startRun(dir, configFor(dbPath, replica, '        verify-interval: 1s'));
+    const run = await startRun(dir, configFor(dbPath, replica, '        verify-interval: 500ms'));
     await sleep(8000);
     const result = await signalAndWait(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
@@ -266,6 +266,20 @@ describe('walsync run', () => {
     const puts = Number(/^walsync_replica_requests_total\{db="[^"]+",replica="backup",operation="PUT"\} (\d+)$/m.exec(text)?.[1]);
     assert.ok(puts >= 2, `${puts} PUTs counted (a snapshot and segments)`);
     assert.match(text, /^walsync_replica_transfer_bytes_total\{db="[^"]+",replica="backup",direction="up"\} [1-9]\d*$/m);
+    const result = await signalAndWait(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  it('with metrics.per-db: false, sums the series under db="*" and names no database', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const port = await freePort();
+    const run = await startRun(dir, `addr: 127.0.0.1:${port}\nmetrics:\n  per-db: false\n${configFor(dbPath, path.join(dir, 'replica'))}`);
+    await writeFor(app, 2500);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.ok(Number(/^walsync_sync_count\{db="\*"\} (\d+)$/m.exec(text)?.[1]) >= 2, text);
+    assert.match(text, /^walsync_job_runs_total\{db="\*",job="sync",replica="backup",outcome="ok"\} \d+$/m);
+    assert.match(text, /^walsync_replica_lag_seconds\{db="\*",replica="\*"\} [\d.]+$/m);
+    assert.doesNotMatch(text, /app\.db/, 'no series names the database');
     const result = await signalAndWait(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
   });

@@ -47,7 +47,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: 
   // Taken from here on and held until the runner can act on them: a signal that came while the
   // databases were being opened would otherwise meet Node's default action and kill walsync.
   const signals = holdSignals(io, appArgv ? FORWARDED_SIGNALS : [...STOP_SIGNALS, 'SIGHUP']);
-  const metrics = config.addr ? new Metrics() : undefined;
+  const metrics = config.addr ? new Metrics(config.metrics.perDb) : undefined;
   let runner: LocalRunner | undefined;
   let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {

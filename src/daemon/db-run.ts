@@ -1,0 +1,210 @@
+/**
+ * One database in `walsync run`: its job context (the held-open LiveDb, whose
+ * pin keeps the app from restarting the WAL between jobs), its jobs on the
+ * runner's one scheduler, each run through the registry, and its stop.
+ * A sync tick runs only when the kernel reported a change to the database
+ * or its WAL (or for the reasons syncWanted lists); a failing job is logged,
+ * counted and retried with backoff on later ticks.
+ */
+import type { DbConfig, Schedule } from '../config/config.js';
+import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
+import { WalsyncError, messageOf } from '../errors.js';
+import type { JobContext } from '../job/context.js';
+import { openJobContext } from '../job/context.js';
+import type { JobName, JobRegistry, JobResults, Verification } from '../job/registry.js';
+import type { Logger } from '../log.js';
+import type { ReplicaClient } from '../replica/client.js';
+import { quietSyncDueAt } from '../shadow/quiet.js';
+import type { HealthBook } from './health.js';
+import type { Metrics } from './metrics.js';
+import type { Scheduler, TaskHandle } from './scheduler.js';
+import { JobStatusBook } from './status.js';
+import type { WalChangeFeed } from './wal-watch.js';
+
+/** What every database of one runner shares. */
+export interface Shared {
+  readonly jobs: JobRegistry;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+  readonly health: HealthBook;
+  readonly scheduler: Scheduler;
+  readonly walChanges: WalChangeFeed;
+}
+
+export interface DbRun {
+  readonly jobs: JobRegistry;
+  readonly scheduler: Scheduler;
+  readonly config: DbConfig;
+  readonly ctx: JobContext;
+  readonly status: JobStatusBook;
+  readonly tasks: TaskHandle[];
+  readonly metrics?: Metrics;
+  readonly health: HealthBook;
+  /** Jobs of one database run one after another. */
+  queue: Promise<unknown>;
+  /** Counts the kernel's reports of a change to the database or its WAL. */
+  walChangeCount: number;
+  /** Whether the kernel reports them at all; if not, the database syncs on every tick. */
+  walWatched: boolean;
+  unwatchWal: () => void;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
+  const { jobs, log, metrics, health, scheduler, walChanges } = shared;
+  const ctx = await openJobContext(db.path, {
+    metaDir: db.metaPath,
+    policy: db.checkpoint,
+    busyTimeoutMs: db.busyTimeoutMs,
+    log,
+    switchToWal: true,
+    replicaUrls: db.replicas.map((replica) => replica.location),
+    lock: { role: 'daemon', what: 'run' },
+  });
+  const run: DbRun = {
+    jobs,
+    config: db,
+    ctx,
+    status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log),
+    tasks: [],
+    queue: Promise.resolve(),
+    metrics,
+    health,
+    scheduler,
+    walChangeCount: 0,
+    walWatched: false,
+    unwatchWal: () => undefined,
+  };
+  const watch = walChanges.watch(ctx.db.dbPath, () => run.walChangeCount++);
+  run.walWatched = watch.watched;
+  run.unwatchWal = watch.unwatch;
+  const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
+  replicas.forEach((replica, i) => {
+    const only = replica ? { ...ctx, replicas: [{ ...ctx.replicas[i]!, retentionMs: replica.retentionMs }] } : ctx;
+    const label = replica?.name ?? 'shadow';
+    health.addReplica(ctx.db.dbPath, label, () => ctx.state.shadowByteCount ?? 0);
+    const client = replica ? ctx.replicas[i]!.client : undefined;
+    schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => jobs.sync.run(only), client);
+    if (!replica) return;
+    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => jobs.snapshot.run(only), client);
+    schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => jobs.retention.run(only), client);
+    if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => jobs.verify.run(only).then((result) => consistentOrThrow(ctx.db.dbPath, result)), client);
+  });
+  log.info('runner started', { db: ctx.db.dbPath, jobs: run.tasks.length });
+  return run;
+}
+
+/** A scheduled verify that finds an inconsistency is a failed job: logged, counted, and late on /healthz's status. */
+function consistentOrThrow(dbPath: string, result: Verification): Verification {
+  if (result.consistent) return result;
+  const problems = [
+    ...result.replicas.filter((r) => r.difference !== undefined).map((r) => `${r.replica}: restored copy differs from ${dbPath}: ${r.difference}`),
+    ...result.shadow.problems.map((p) => `${p.file}${p.offset === undefined ? '' : ` at offset ${p.offset}`}: ${p.message}`),
+  ];
+  throw new WalsyncError('VERIFY_MISMATCH', problems.join('; '));
+}
+
+function schedule<Name extends JobName>(
+  run: DbRun,
+  log: Logger,
+  job: Name,
+  replica: string,
+  when: Schedule,
+  work: () => Promise<JobResults[Name]>,
+  client?: ReplicaClient,
+): void {
+  const name = `${job}:${replica}`;
+  let failures = 0;
+  let retryAt = 0;
+  let changesSeen = -1;
+  let lastStartedAt = 0;
+  const fields = { db: run.ctx.db.dbPath, job, replica };
+  const handle = run.scheduler.add({
+    lane: run.ctx.db.dbPath,
+    schedule: when,
+    onOverrun: () => log.warn('job still running; tick skipped', fields),
+    wanted: job === 'sync' ? () => syncWanted(run, replica, { failures, changesSeen, lastStartedAt }) : undefined,
+    run: async () => {
+      if (Date.now() < retryAt) return;
+      const started = Date.now();
+      changesSeen = run.walChangeCount;
+      lastStartedAt = started;
+      const task = run.queue.then(work);
+      run.queue = task.catch(() => undefined);
+      try {
+        const result = await task;
+        failures = 0;
+        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
+        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
+        if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
+        run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: handle.nextRun() });
+        const summary = summarize(result);
+        // A sync that found nothing new every second is not an event worth a line at info.
+        const level = job === 'sync' && !summary?.bytes ? 'debug' : 'info';
+        log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.shadow?.cursor.generationId, ...summary });
+      } catch (error) {
+        failures++;
+        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
+        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
+        retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+        run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: handle.nextRun() });
+        log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
+      }
+      if (client) recordRequests(run, replica, client);
+    },
+  });
+  run.tasks.push(handle);
+}
+
+/** The longest a watched database goes without a sync that looks, for changes the kernel did not report. */
+const SAFETY_POLL_MS = 60_000;
+
+/**
+ * Whether a sync tick has anything to look at: the kernel reported a change
+ * since this replica's last sync began, that sync failed, a checkpoint is
+ * due, or the safety poll is. A tick without is a sync's proof that the
+ * replica still holds everything.
+ */
+function syncWanted(run: DbRun, replica: string, last: { failures: number; changesSeen: number; lastStartedAt: number }): boolean {
+  const now = Date.now();
+  const wanted =
+    !run.walWatched ||
+    last.failures > 0 ||
+    run.walChangeCount !== last.changesSeen ||
+    now - last.lastStartedAt >= SAFETY_POLL_MS ||
+    (quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY) <= now;
+  if (!wanted) run.health.confirmUnchanged(run.ctx.db.dbPath, replica);
+  return wanted;
+}
+
+function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {
+  const counts = client.requests.snapshot();
+  run.status.recordRequests(replica, counts);
+  run.metrics?.observeRequests(run.ctx.db.dbPath, replica, counts);
+}
+
+function summarize(result: unknown): { frames: number; bytes: number } | undefined {
+  if (result && typeof result === 'object' && 'frameCount' in result) {
+    const r = result as { frameCount: number; byteCount: number };
+    return { frames: r.frameCount, bytes: r.byteCount };
+  }
+  return undefined;
+}
+
+export async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promise<void> {
+  run.unwatchWal();
+  await Promise.all(run.tasks.map((task) => task.remove()));
+  await run.queue;
+  try {
+    if (finalSync) {
+      const result = await run.jobs.sync.run(run.ctx);
+      log.info('final sync', { db: run.ctx.db.dbPath, generation: result.generationId, frames: result.frameCount, replicas: result.replicas.length });
+    }
+  } catch (error) {
+    log.error('final sync failed', { db: run.ctx.db.dbPath, error: messageOf(error) });
+  } finally {
+    await run.status.flush();
+    await run.ctx.close();
+  }
+}
