@@ -99,7 +99,8 @@ export class HealthBook {
       record.lastFailed = true;
       record.lastError = { at: new Date().toISOString(), message: messageOf(outcome.error) };
     }
-    this.logTurns();
+    // This replica's turn only: all of them are looked at once a second, and a fleet syncs thousands.
+    this.logTurn(db, replica, record, dbRecord.shadowBytes(), Date.now());
   }
 
   report(now = Date.now()): HealthReport {
@@ -120,17 +121,19 @@ export class HealthBook {
   /** Writes the ERROR line of each replica that turned late and the INFO line of each that recovered. */
   logTurns(now = Date.now()): void {
     for (const [db, dbRecord] of this.dbs) {
-      for (const [replica, record] of dbRecord.replicas) {
-        const health = this.replicaHealth(replica, record, dbRecord.shadowBytes(), now);
-        const lagging = health.lagSeconds * 1000 > this.maxLagMs;
-        if (lagging && !record.reportedLate) {
-          record.reportedLate = true;
-          this.log.error('replica late', { db, replica, lagSeconds: Math.round(health.lagSeconds), lagBytes: health.lagBytes, maxLag: `${this.maxLagMs / 1000}s`, error: record.lastError?.message });
-        } else if (health.healthy && record.reportedLate) {
-          record.reportedLate = false;
-          this.log.info('replica caught up', { db, replica });
-        }
-      }
+      for (const [replica, record] of dbRecord.replicas) this.logTurn(db, replica, record, dbRecord.shadowBytes(), now);
+    }
+  }
+
+  private logTurn(db: string, replica: string, record: ReplicaRecord, shadowBytes: number, now: number): void {
+    const health = this.replicaHealth(replica, record, shadowBytes, now);
+    const lagging = health.lagSeconds * 1000 > this.maxLagMs;
+    if (lagging && !record.reportedLate) {
+      record.reportedLate = true;
+      this.log.error('replica late', { db, replica, lagSeconds: Math.round(health.lagSeconds), lagBytes: health.lagBytes, maxLag: `${this.maxLagMs / 1000}s`, error: record.lastError?.message });
+    } else if (health.healthy && record.reportedLate) {
+      record.reportedLate = false;
+      this.log.info('replica caught up', { db, replica });
     }
   }
 
