@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cliPath } from '../test/helpers/cli.js';
+import { makeTenants } from '../test/helpers/tenants.js';
 import { cpuSecondsOf } from './daemons.js';
 import type { Figure } from './figure.js';
 
@@ -20,25 +21,11 @@ const IDLE_MS = 60_000;
 const WRITE_MS = 30_000;
 const IDLE_CHECKPOINT_WAVE_MS = 75_000;
 
-const CREATE = `
-import os, sqlite3, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    d = os.path.join(root, f't{i % 100:02d}')
-    os.makedirs(d, exist_ok=True)
-    c = sqlite3.connect(os.path.join(d, f'db{i:05d}.db'))
-    c.execute('pragma journal_mode=wal')
-    c.execute('create table t (id integer primary key, v text)')
-    c.execute("insert into t (v) values ('first')")
-    c.commit()
-    c.close()
-`;
-
 // One commit every 10 ms on a random database; prints "path time_ms wal_end" per commit.
 const WRITE = `
 import os, random, sqlite3, sys, time
-root, count, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-paths = [os.path.join(root, f't{i % 100:02d}', f'db{i:05d}.db') for i in range(count)]
+paths = open(sys.argv[1]).read().split('\n')
+seconds = float(sys.argv[2])
 conns = {}
 end = time.time() + seconds
 while time.time() < end:
@@ -62,8 +49,7 @@ export async function fleetFigures(dir: string): Promise<Figure[]> {
 async function fleetOf(dir: string, count: number): Promise<Figure[]> {
   const tenants = path.join(dir, 'tenants');
   const replicas = path.join(dir, 'replicas');
-  const made = spawnSync('python3', ['-c', CREATE, tenants, String(count)], { stdio: 'inherit' });
-  if (made.status !== 0) throw new Error('bench fleet: python3 could not make the databases');
+  const dbPaths = makeTenants(tenants, count, 100);
   const config = path.join(dir, 'walsync.yml');
   fs.writeFileSync(config, ['dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    recursive: true', '    watch: true', '    replicas:', '      - name: backup', `        path: ${replicas}`, '        sync-interval: 1s', ''].join('\n'));
   const started = Date.now();
@@ -90,7 +76,7 @@ async function fleetOf(dir: string, count: number): Promise<Figure[]> {
     const idlePercent = ((cpuSecondsOf(walsync.pid!) - cpuBefore) / (IDLE_MS / 1000)) * 100;
     const { rssMiB, peakMiB } = memoryOf(walsync.pid!);
     const fds = fs.readdirSync(`/proc/${walsync.pid}/fd`).length;
-    const lags = await commitLags(tenants, replicas, count);
+    const lags = await commitLags(tenants, replicas, dbPaths);
     const p50 = quantile(lags, 0.5);
     const p99 = quantile(lags, 0.99);
     const label = `${count} databases`;
@@ -113,8 +99,11 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
 }
 
 /** Milliseconds from each commit to the mtime of the replica segment that holds its last byte. */
-async function commitLags(tenants: string, replicas: string, count: number): Promise<number[]> {
-  const writer = spawnSync('python3', ['-c', WRITE, tenants, String(count), String(WRITE_MS / 1000)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+async function commitLags(tenants: string, replicas: string, dbPaths: readonly string[]): Promise<number[]> {
+  // The paths go through a file: 10,000 of them are past what a command line takes.
+  const list = path.join(path.dirname(tenants), 'paths.txt');
+  fs.writeFileSync(list, dbPaths.join('\n'));
+  const writer = spawnSync('python3', ['-c', WRITE, list, String(WRITE_MS / 1000)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (writer.status !== 0) throw new Error(`bench fleet: the writer failed: ${writer.stderr}`);
   await sleep(3000);
   const lags: number[] = [];

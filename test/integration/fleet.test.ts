@@ -14,29 +14,16 @@ import { restore } from '../../src/restore/restore.js';
 import { runCli } from '../helpers/cli.js';
 import { signalAndWait, startRun, waitFor } from '../helpers/daemon.js';
 import { dumpTables } from '../helpers/shadow.js';
+import { makeDatabases, makeTenants, tenantPath } from '../helpers/tenants.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const DATABASE_COUNT = 240;
 const WRITTEN_COUNT = 60;
 
-/** python3's sqlite3, an SQLite of its own: makes the databases, then writes to some of them. */
+/** python3's sqlite3, an SQLite of its own, writes to the databases. */
 function python(script: string, ...args: string[]): void {
   execFileSync('python3', ['-c', script, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
-
-const CREATE = `
-import os, sqlite3, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    d = os.path.join(root, f'org{i % 24:02d}')
-    os.makedirs(d, exist_ok=True)
-    c = sqlite3.connect(os.path.join(d, f'db{i:03d}.db'))
-    c.execute('pragma journal_mode=wal')
-    c.execute('create table t (id integer primary key, v text)')
-    c.execute('insert into t (v) values (?)', (f'first of {i}',))
-    c.commit()
-    c.close()
-`;
 
 const WRITE = `
 import random, sqlite3, sys
@@ -59,12 +46,12 @@ describe('walsync run with a directory entry', () => {
     const dir = tempDir(t);
     const tenants = path.join(dir, 'tenants');
     const replicas = path.join(dir, 'replicas');
-    python(CREATE, tenants, String(DATABASE_COUNT));
+    const all = makeTenants(tenants, DATABASE_COUNT, 24);
     await fs.writeFile(path.join(tenants, 'notes.db'), 'not a database, though its name says so');
     python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('create table t (v)'); c.execute(\"insert into t values ('x')\"); c.commit()", path.join(tenants, 'frozen.db'));
     await fs.chmod(path.join(tenants, 'frozen.db'), 0o444);
     await fs.mkdir(path.join(tenants, 'locked'));
-    python(CREATE, path.join(tenants, 'locked'), '1');
+    makeDatabases([path.join(tenants, 'locked', 'inside.db')]);
     await fs.chmod(path.join(tenants, 'locked'), 0o000);
     await fs.writeFile(path.join(tenants, 'readme.txt'), 'not matched by the pattern: not even looked at');
 
@@ -74,7 +61,6 @@ describe('walsync run with a directory entry', () => {
     const snapshotted = () => run.stderr().match(/INFO job done .*job=snapshot /g)?.length ?? 0;
     await waitFor(`every database's first snapshot`, () => snapshotted() === DATABASE_COUNT, 120_000);
 
-    const all = Array.from({ length: DATABASE_COUNT }, (_, i) => path.join(tenants, `org${String(i % 24).padStart(2, '0')}`, `db${String(i).padStart(3, '0')}.db`));
     const written = [...all].sort(() => Math.random() - 0.5).slice(0, WRITTEN_COUNT);
     python(WRITE, ...written);
     const result = await signalAndWait(run.child, run.done);
@@ -106,9 +92,9 @@ describe('walsync run with a directory entry', () => {
     assert.match(summary.stdout, /^(\d+) databases: \1 healthy, 0 lagging \(over max-lag 60s\), 0 failing/);
     assert.ok(Number(/^(\d+) databases/.exec(summary.stdout)?.[1]) >= DATABASE_COUNT);
     assert.doesNotMatch(summary.stdout, /generation=/);
-    const one = await runCli(['status', '--config', configFile, '--db', 'org03/db003.db']);
+    const one = await runCli(['status', '--config', configFile, '--db', path.relative(tenants, all[3]!)]);
     assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, new RegExp(`^${path.join(tenants, 'org03', 'db003.db')}: not running generation=[0-9a-f]{16} `, 'm'));
+    assert.match(one.stdout, new RegExp(`^${all[3]}: not running generation=[0-9a-f]{16} `, 'm'));
     assert.equal(one.stdout.split('\n').filter((line) => / generation=/.test(line)).length, 1);
   });
 
@@ -116,7 +102,7 @@ describe('walsync run with a directory entry', () => {
     const dir = tempDir(t);
     const tenants = path.join(dir, 'tenants');
     const replicas = path.join(dir, 'replicas');
-    python(CREATE, tenants, '30');
+    makeTenants(tenants, 30, 24);
     const config = ['dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    recursive: true', '    watch: true', '    replicas:', '      - name: backup', `        path: ${replicas}`, '        sync-interval: 1s'].join('\n');
     const run = await startRun(dir, `${config}\n`);
     t.after(() => run.child.kill('SIGKILL'));
@@ -125,13 +111,13 @@ describe('walsync run with a directory entry', () => {
 
     // A new tenant, in a new directory, made by another process while walsync runs.
     const created = path.join(tenants, 'neworg', 'fresh.db');
-    python(CREATE.replace("f'org{i % 24:02d}'", "'neworg'").replace("f'db{i:03d}.db'", "'fresh.db'"), tenants, '1');
+    makeDatabases([created]);
     python(WRITE, created);
     await waitFor('the new database to start', () => run.stderr().includes(`INFO runner started db=${created} `), 20_000);
     await waitFor('its first snapshot', () => snapshotted() === 31, 20_000);
 
-    const deleted = path.join(tenants, 'org03', 'db003.db');
-    const deletedReplica = path.join(replicas, 'org03', 'db003.db');
+    const deleted = tenantPath(tenants, 3, 24);
+    const deletedReplica = path.join(replicas, path.relative(tenants, deleted));
     const before = dumpTables(deleted);
     const replicaBefore = await listTree(deletedReplica);
     for (const suffix of ['', '-wal', '-shm']) await fs.rm(`${deleted}${suffix}`, { force: true });

@@ -3,17 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/config.js';
 import { DEFAULTS } from '../../../src/config/defaults.js';
-import { ConfigError } from '../../../src/errors.js';
-
-function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  try {
-    parseConfig(text, '/etc/walsync.yml', env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
-  assert.fail('expected the config to be refused');
-}
+import { problemsOf } from '../../helpers/config-problems.js';
 
 describe('configuration', () => {
   it('fills every default and resolves paths against the config file', () => {
