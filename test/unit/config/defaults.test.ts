@@ -18,6 +18,8 @@ describe('defaults', () => {
     const [db] = config.dbs;
     const [replica] = db!.replicas;
     assert.deepEqual(config.logging, DEFAULTS.logging);
+    assert.equal(config.maxConcurrentJobs, DEFAULTS.maxConcurrentJobs);
+    assert.deepEqual(config.metrics, DEFAULTS.metrics);
     assert.deepEqual(config.health, { maxLagMs: ms(DEFAULTS.health.maxLag), heartbeatUrl: undefined, heartbeatIntervalMs: ms(DEFAULTS.health.heartbeatInterval) });
     assert.equal(db!.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS);
     assert.deepEqual(db!.checkpoint, DEFAULT_CHECKPOINT_POLICY);
