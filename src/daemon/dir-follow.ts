@@ -21,7 +21,7 @@ import { messageOf } from '../errors.js';
 import { isMetaDirName } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { DirScan } from './discovery.js';
-import { dbConfigFor, matcherFor, scanDirEntry, whyNotADatabase } from './discovery.js';
+import { dbConfigFor, isSqliteSideFile, matcherFor, scanDirEntry, whyNotADatabase } from './discovery.js';
 
 /** What the runner does for a followed entry. */
 export interface FollowedDatabases {
@@ -64,7 +64,7 @@ export function followDirEntry(entry: DirConfig, scan: DirScan, dbs: FollowedDat
     try {
       const watcher = watch(dir, { persistent: false }, (_event, name) => {
         if (name === null) lookAtSoon(dir);
-        else if (!isMetaDirName(name) && !/-(wal|shm|journal)$/.test(name)) lookAtSoon(path.join(dir, name));
+        else if (!isMetaDirName(name) && !isSqliteSideFile(name)) lookAtSoon(path.join(dir, name));
       });
       watcher.on('error', () => unwatch(dir));
       watchers.set(dir, watcher);

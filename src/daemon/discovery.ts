@@ -33,10 +33,13 @@ export interface DirScan {
 /** Whether a file name is one the entry's pattern takes, never SQLite's own files beside a database. */
 export function matcherFor(entry: DirConfig): (name: string) => boolean {
   const matches = picomatch(entry.pattern, { dot: true });
-  return (name) => !SQLITE_SIDE_FILE.test(name) && matches(name);
+  return (name) => !isSqliteSideFile(name) && matches(name);
 }
 
-const SQLITE_SIDE_FILE = /-(wal|shm|journal)$/;
+/** SQLite's own files beside a database: its WAL, shared memory and rollback journal. */
+export function isSqliteSideFile(name: string): boolean {
+  return /-(wal|shm|journal)$/.test(name);
+}
 
 /** Scans the entry's directory, or one of its subdirectories (`from`). */
 export async function scanDirEntry(entry: DirConfig, from: string = entry.dir): Promise<DirScan> {
