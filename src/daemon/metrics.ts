@@ -2,8 +2,9 @@
  * Prometheus metrics for `walsync run` (served at the config's `addr`, path
  * /metrics), named after what Litestream exports, with a `walsync_` prefix.
  * With `metrics.per-db: false` (a fleet of thousands) the counters are summed
- * under db="*", the per-database gauges are left out, and the lag is the
- * worst replica's, so a scrape stays small.
+ * under db="*", the per-database gauges and walsync_replica_operation_bytes
+ * (labelled by the replica's URL, which holds the database's path) are left
+ * out, and the lag is the worst replica's, so a scrape stays small.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
