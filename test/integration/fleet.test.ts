@@ -73,6 +73,7 @@ describe('walsync run with a directory entry', () => {
     assert.match(result.stderr, new RegExp(`WARN database skipped db=${path.join(tenants, 'frozen.db')} reason="[^"]*(readonly|read-only|permission)`, 'i'));
     assert.match(result.stderr, new RegExp(`WARN database skipped db=${path.join(tenants, 'locked')} entry=dbs\\[0\\] reason="cannot read the directory \\(EACCES\\)"`));
     assert.doesNotMatch(result.stderr, /readme\.txt|ERROR/);
+    assert.match(result.stderr, /(INFO|WARN) open-file limit[^\n]* limit=\d+ open=\d+ perDatabase=[\d.]+ databasesAllowed=\d+/);
     assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
 
     for (const dbPath of all) {

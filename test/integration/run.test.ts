@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { startApp, startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
-import { configFor, freePort, restoreEquals, startRun, signalAndWait, writeFor } from '../helpers/daemon.js';
+import { configFor, freePort, restoreEquals, startRun, signalAndWait, waitFor, writeFor } from '../helpers/daemon.js';
 import { defaultMetaDir } from '../../src/layout.js';
 
 describe('walsync run', () => {
@@ -268,6 +268,20 @@ describe('walsync run', () => {
     assert.match(text, /^walsync_replica_transfer_bytes_total\{db="[^"]+",replica="backup",direction="up"\} [1-9]\d*$/m);
     const result = await signalAndWait(run.child, run.done);
     assert.equal(result.code, 0, result.stderr);
+  });
+
+  it('keeps an idle database healthy past max-lag: a tick with no change reported proves the replica holds everything', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const port = await freePort();
+    const run = await startRun(dir, `addr: 127.0.0.1:${port}\nhealth:\n  max-lag: 2s\n${configFor(dbPath, path.join(dir, 'replica'))}`);
+    await app.insert(10);
+    await waitFor('a healthy replica', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200);
+    await sleep(5000);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200, await health.text());
+    const result = await signalAndWait(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /replica late/);
   });
 
   it('with metrics.per-db: false, sums the series under db="*" and names no database', async (t) => {
