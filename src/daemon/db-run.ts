@@ -32,14 +32,11 @@ export interface Shared {
 }
 
 export interface DbRun {
-  readonly jobs: JobRegistry;
-  readonly scheduler: Scheduler;
+  readonly shared: Shared;
   readonly config: DbConfig;
   readonly ctx: JobContext;
   readonly status: JobStatusBook;
   readonly tasks: TaskHandle[];
-  readonly metrics?: Metrics;
-  readonly health: HealthBook;
   /** Jobs of one database run one after another. */
   queue: Promise<unknown>;
   /** Counts the kernel's reports of a change to the database or its WAL. */
@@ -52,7 +49,7 @@ export interface DbRun {
 const MAX_BACKOFF_MS = 60_000;
 
 export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
-  const { jobs, log, metrics, health, scheduler, walChanges } = shared;
+  const { jobs, log, health, walChanges } = shared;
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
     policy: db.checkpoint,
@@ -63,15 +60,12 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     lock: { role: 'daemon', what: 'run' },
   });
   const run: DbRun = {
-    jobs,
+    shared,
     config: db,
     ctx,
     status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log),
     tasks: [],
     queue: Promise.resolve(),
-    metrics,
-    health,
-    scheduler,
     walChangeCount: 0,
     walWatched: false,
     unwatchWal: () => undefined,
@@ -120,7 +114,7 @@ function schedule<Name extends JobName>(
   let changesSeen = -1;
   let lastStartedAt = 0;
   const fields = { db: run.ctx.db.dbPath, job, replica };
-  const handle = run.scheduler.add({
+  const handle = run.shared.scheduler.add({
     lane: run.ctx.db.dbPath,
     schedule: when,
     onOverrun: () => log.warn('job still running; tick skipped', fields),
@@ -135,9 +129,9 @@ function schedule<Name extends JobName>(
       try {
         const result = await task;
         failures = 0;
-        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
-        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
-        if (job === 'sync') await run.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
+        if (job === 'sync') run.shared.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
+        run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
+        if (job === 'sync') await run.shared.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: handle.nextRun() });
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.
@@ -145,8 +139,8 @@ function schedule<Name extends JobName>(
         log[level]('job done', { ...fields, ms: Date.now() - started, generation: run.ctx.state.shadow?.cursor.generationId, ...summary });
       } catch (error) {
         failures++;
-        if (job === 'sync') run.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
-        run.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
+        if (job === 'sync') run.shared.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
+        run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: handle.nextRun() });
         log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
@@ -174,14 +168,14 @@ function syncWanted(run: DbRun, replica: string, last: { failures: number; chang
     run.walChangeCount !== last.changesSeen ||
     now - last.lastStartedAt >= SAFETY_POLL_MS ||
     (quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY) <= now;
-  if (!wanted) run.health.confirmUnchanged(run.ctx.db.dbPath, replica);
+  if (!wanted) run.shared.health.confirmUnchanged(run.ctx.db.dbPath, replica);
   return wanted;
 }
 
 function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {
   const counts = client.requests.snapshot();
   run.status.recordRequests(replica, counts);
-  run.metrics?.observeRequests(run.ctx.db.dbPath, replica, counts);
+  run.shared.metrics?.observeRequests(run.ctx.db.dbPath, replica, counts);
 }
 
 function summarize(result: unknown): { frames: number; bytes: number } | undefined {
@@ -198,7 +192,7 @@ export async function stopDb(run: DbRun, log: Logger, finalSync: boolean): Promi
   await run.queue;
   try {
     if (finalSync) {
-      const result = await run.jobs.sync.run(run.ctx);
+      const result = await run.shared.jobs.sync.run(run.ctx);
       log.info('final sync', { db: run.ctx.db.dbPath, generation: result.generationId, frames: result.frameCount, replicas: result.replicas.length });
     }
   } catch (error) {
