@@ -24,7 +24,7 @@ const IDLE_CHECKPOINT_WAVE_MS = 75_000;
 // One commit every 10 ms on a random database; prints "path time_ms wal_end" per commit.
 const WRITE = `
 import os, random, sqlite3, sys, time
-paths = open(sys.argv[1]).read().split('\n')
+paths = open(sys.argv[1]).read().split('\\n')
 seconds = float(sys.argv[2])
 conns = {}
 end = time.time() + seconds

@@ -37,6 +37,8 @@ export interface DbRun {
   readonly ctx: JobContext;
   readonly status: JobStatusBook;
   readonly tasks: TaskHandle[];
+  /** The sync tasks, woken by a change the kernel reports. */
+  readonly syncTasks: TaskHandle[];
   /** Jobs of one database run one after another. */
   queue: Promise<unknown>;
   /** Counts the kernel's reports of a change to the database or its WAL. */
@@ -65,12 +67,17 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     ctx,
     status: new JobStatusBook(ctx.metaDir, ctx.db.dbPath, log),
     tasks: [],
+    syncTasks: [],
     queue: Promise.resolve(),
     walChangeCount: 0,
     walWatched: false,
     unwatchWal: () => undefined,
   };
-  const watch = walChanges.watch(ctx.db.dbPath, () => run.walChangeCount++);
+  const watch = walChanges.watch(ctx.db.dbPath, () => {
+    run.walChangeCount++;
+    health.walChanged(ctx.db.dbPath);
+    for (const task of run.syncTasks) task.wake();
+  });
   run.walWatched = watch.watched;
   run.unwatchWal = watch.unwatch;
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
@@ -118,7 +125,7 @@ function schedule<Name extends JobName>(
     lane: run.ctx.db.dbPath,
     schedule: when,
     onOverrun: () => log.warn('job still running; tick skipped', fields),
-    wanted: job === 'sync' ? () => syncWanted(run, replica, { failures, changesSeen, lastStartedAt }) : undefined,
+    sleepUntil: job === 'sync' ? (now) => syncSleepUntil(run, replica, now, { failures, changesSeen, lastStartedAt }) : undefined,
     run: async () => {
       if (Date.now() < retryAt) return;
       const started = Date.now();
@@ -149,27 +156,30 @@ function schedule<Name extends JobName>(
     },
   });
   run.tasks.push(handle);
+  if (job === 'sync') run.syncTasks.push(handle);
 }
 
 /** The longest a watched database goes without a sync that looks, for changes the kernel did not report. */
 const SAFETY_POLL_MS = 60_000;
+/** A database without a sync for this long gives back the connections only a sync needs (LiveDb.rest). */
+const REST_AFTER_MS = 30_000;
 
 /**
  * Whether a sync tick has anything to look at: the kernel reported a change
- * since this replica's last sync began, that sync failed, a checkpoint is
- * due, or the safety poll is. A tick without is a sync's proof that the
- * replica still holds everything.
+ * since this replica's last sync began, that sync failed, or neither can be
+ * known (an unwatched database). Undefined: sync now. Otherwise the tick
+ * is the proof that the replica still holds everything, and the task
+ * sleeps until a checkpoint or the safety poll is due, or a change wakes it.
  */
-function syncWanted(run: DbRun, replica: string, last: { failures: number; changesSeen: number; lastStartedAt: number }): boolean {
-  const now = Date.now();
-  const wanted =
-    !run.walWatched ||
-    last.failures > 0 ||
-    run.walChangeCount !== last.changesSeen ||
-    now - last.lastStartedAt >= SAFETY_POLL_MS ||
-    (quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY) <= now;
-  if (!wanted) run.shared.health.confirmUnchanged(run.ctx.db.dbPath, replica);
-  return wanted;
+function syncSleepUntil(run: DbRun, replica: string, now: number, last: { failures: number; changesSeen: number; lastStartedAt: number }): number | undefined {
+  if (!run.walWatched || last.failures > 0 || run.walChangeCount !== last.changesSeen) return undefined;
+  const dueAt = Math.min(last.lastStartedAt + SAFETY_POLL_MS, quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY);
+  if (dueAt <= now) return undefined;
+  run.shared.health.confirmQuiet(run.ctx.db.dbPath, replica);
+  const restAt = last.lastStartedAt + REST_AFTER_MS;
+  if (now < restAt) return Math.min(dueAt, restAt);
+  run.ctx.db.rest();
+  return dueAt;
 }
 
 function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {

@@ -47,6 +47,8 @@ interface ReplicaRecord {
   /** The database's shadow byte count when the replica last succeeded. */
   bytesAtSuccess: number;
   lastFailed: boolean;
+  /** Nothing changed since the last sync succeeded (its task sleeps): the replica holds everything as of now. */
+  quiet: boolean;
   lastError?: { at: string; message: string };
   /** Whether the ERROR line for this replica was written and its INFO line is still due. */
   reportedLate: boolean;
@@ -69,17 +71,27 @@ export class HealthBook {
 
   addReplica(db: string, replica: string, shadowBytes: () => number): void {
     const record = this.dbs.get(db) ?? { replicas: new Map<string, ReplicaRecord>(), shadowBytes };
-    record.replicas.set(replica, { bytesAtSuccess: 0, lastFailed: false, reportedLate: false });
+    record.replicas.set(replica, { bytesAtSuccess: 0, lastFailed: false, quiet: false, reportedLate: false });
     this.dbs.set(db, record);
   }
 
   /**
    * A tick with nothing to sync (the WAL has not changed since a sync that
-   * succeeded) proves the replica still holds everything, as a sync would.
+   * succeeded) proves the replica still holds everything, as a sync would,
+   * and goes on proving it until the kernel reports a change (walChanged).
    */
-  confirmUnchanged(db: string, replica: string): void {
+  confirmQuiet(db: string, replica: string): void {
     const record = this.dbs.get(db)?.replicas.get(replica);
-    if (record?.lastSuccessAt !== undefined && !record.lastFailed) record.lastSuccessAt = Date.now();
+    if (record?.lastSuccessAt !== undefined && !record.lastFailed) record.quiet = true;
+  }
+
+  /** The database's WAL changed: its quiet replicas held everything until now. */
+  walChanged(db: string): void {
+    for (const record of this.dbs.get(db)?.replicas.values() ?? []) {
+      if (!record.quiet) continue;
+      record.quiet = false;
+      record.lastSuccessAt = Date.now();
+    }
   }
 
   /** Forgets a database walsync let go of. */
@@ -91,6 +103,7 @@ export class HealthBook {
     const dbRecord = this.dbs.get(db);
     const record = dbRecord?.replicas.get(replica);
     if (!dbRecord || !record) return;
+    record.quiet = false;
     if (outcome.ok) {
       record.lastSuccessAt = Date.now();
       record.bytesAtSuccess = dbRecord.shadowBytes();
@@ -126,6 +139,7 @@ export class HealthBook {
   }
 
   private logTurn(db: string, replica: string, record: ReplicaRecord, shadowBytes: number, now: number): void {
+    if (record.quiet && !record.reportedLate) return;
     const health = this.replicaHealth(replica, record, shadowBytes, now);
     const lagging = health.lagSeconds * 1000 > this.maxLagMs;
     if (lagging && !record.reportedLate) {
@@ -138,7 +152,8 @@ export class HealthBook {
   }
 
   private replicaHealth(replica: string, record: ReplicaRecord, shadowBytes: number, now: number): ReplicaHealth {
-    const lagSeconds = (now - (record.lastSuccessAt ?? this.startedAt)) / 1000;
+    const heldEverythingAt = record.quiet ? now : (record.lastSuccessAt ?? this.startedAt);
+    const lagSeconds = (now - heldEverythingAt) / 1000;
     const lagBytes = Math.max(0, shadowBytes - record.bytesAtSuccess);
     let problem: string | undefined;
     if (lagSeconds * 1000 > this.maxLagMs) problem = `last held everything ${Math.round(lagSeconds)}s ago (max-lag ${this.maxLagMs / 1000}s)`;
@@ -148,7 +163,7 @@ export class HealthBook {
     return {
       replica,
       healthy: problem === undefined,
-      lastSuccess: record.lastSuccessAt === undefined ? undefined : new Date(record.lastSuccessAt).toISOString(),
+      lastSuccess: record.lastSuccessAt === undefined ? undefined : new Date(heldEverythingAt).toISOString(),
       lagSeconds,
       lagBytes,
       lastError: record.lastError,

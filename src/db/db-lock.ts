@@ -103,6 +103,8 @@ function tryLock(lockPath: string): Database.Database | undefined {
     throw new WalsyncError('META_UNWRITABLE', `${lockPath}: cannot open the lock file: ${messageOf(error)}`, { cause: error });
   }
   try {
+    // It holds a lock and reads nothing: no page cache (see live-db.ts).
+    connection.pragma('cache_size = 0');
     connection.pragma('locking_mode = EXCLUSIVE');
     connection.exec('BEGIN EXCLUSIVE');
     return connection;

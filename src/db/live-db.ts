@@ -3,8 +3,8 @@
  * app uses (../shared/spec/wal-format.md, "Locking"):
  * - a pin connection holds a read transaction between syncs, so the app's
  *   writers append to the WAL instead of restarting it over frames walsync has
- *   not copied yet. There are two, so the pin moves to a newer snapshot
- *   without an instant unpinned: the next pin starts before the old one ends.
+ *   not copied yet. Moving the pin to a newer snapshot takes a second one,
+ *   which starts before the old one ends, so there is no instant unpinned.
  *   They are read-only and closed last: SQLite's last connection checkpoints
  *   and deletes the WAL on close, which a read-only one cannot, so a one-shot
  *   run leaves the WAL as it found it;
@@ -15,7 +15,16 @@
  *   `walsync run` kept waiting by one app's long transaction still runs its
  *   other databases' jobs, serves /metrics and answers SIGTERM;
  * - the checkpoint connection runs checkpoints and walsync's own writes, and
- *   reads data_version (which counts only other connections' commits).
+ *   reads data_version (which counts only other connections' commits), so it
+ *   stays open as long as the database does: its data_version is the proof
+ *   that nothing was committed since the last sync.
+ * An idle database holds the pin and the checkpoint connection only. The
+ * lock connection and the second pin are opened by the sync that needs them
+ * and closed by rest() once the database has gone quiet: a fleet of
+ * thousands of databases nobody writes holds two connections each.
+ * Every connection keeps no page cache (cache_size 0): walsync reads pages
+ * through SQLite only to compare rows in verify, and a cache's first page
+ * brings a bulk allocation of twenty pages, per connection.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -63,26 +72,22 @@ export class LiveDb {
   readonly dbPath: string;
   readonly walPath: string;
   readonly pageSize: number;
-  private readonly pins: readonly [Database.Database, Database.Database];
-  private readonly lock: Database.Database;
   private readonly checkpointer: Database.Database;
   /** The pin connection in a read transaction, if any. */
   private activePin: Database.Database | undefined;
+  /** Pin connections open and not in a transaction: the next move's, until rest(). */
+  private readonly sparePins: Database.Database[];
+  /** Opened by the first lockWrites, closed by rest(). */
+  private lock: Database.Database | undefined;
   private locked = false;
   /** walsync's own writes and checkpoints, which data_version does not count. */
   private ownWalChangeCount = 0;
   private readonly busyTimeoutMs: number;
 
-  private constructor(
-    dbPath: string,
-    connections: { pins: [Database.Database, Database.Database]; lock: Database.Database; checkpointer: Database.Database },
-    pageSize: number,
-    busyTimeoutMs: number,
-  ) {
+  private constructor(dbPath: string, connections: { pin: Database.Database; checkpointer: Database.Database }, pageSize: number, busyTimeoutMs: number) {
     this.dbPath = dbPath;
     this.walPath = walPathFor(dbPath);
-    this.pins = connections.pins;
-    this.lock = connections.lock;
+    this.sparePins = [connections.pin];
     this.checkpointer = connections.checkpointer;
     this.pageSize = pageSize;
     this.busyTimeoutMs = busyTimeoutMs;
@@ -92,24 +97,17 @@ export class LiveDb {
     await assertDatabaseFile(dbPath);
     const connections: Database.Database[] = [];
     try {
-      const lock = connect(dbPath, options.busyTimeoutMs, false);
-      connections.push(lock);
-      ensureWalMode(dbPath, lock, options);
       const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
       connections.push(checkpointer);
-      const pins: [Database.Database, Database.Database] = [
-        connect(dbPath, options.busyTimeoutMs, true),
-        connect(dbPath, options.busyTimeoutMs, true),
-      ];
-      connections.push(...pins);
-      const pageSize = Number(lock.pragma('page_size', { simple: true }));
-      // From here on the lock connection only takes the write lock, and beginImmediate waits for it itself.
-      lock.pragma('busy_timeout = 0');
-      const db = new LiveDb(dbPath, { pins, lock, checkpointer }, pageSize, options.busyTimeoutMs);
+      ensureWalMode(dbPath, checkpointer, options);
+      const pin = connect(dbPath, options.busyTimeoutMs, true);
+      connections.push(pin);
+      const pageSize = Number(checkpointer.pragma('page_size', { simple: true }));
+      const db = new LiveDb(dbPath, { pin, checkpointer }, pageSize, options.busyTimeoutMs);
       db.pinWal();
       return db;
     } catch (error) {
-      for (const connection of connections) connection.close();
+      for (const connection of connections.reverse()) connection.close();
       throw error;
     }
   }
@@ -117,18 +115,49 @@ export class LiveDb {
   /** Starts (or refreshes) the held read transaction at the newest commit. */
   pinWal(): void {
     const previous = this.activePin;
-    const next = previous === this.pins[0] ? this.pins[1] : this.pins[0];
-    this.run(next, 'BEGIN');
-    this.run(next, 'SELECT count(*) FROM sqlite_master');
+    const next = this.sparePins.pop() ?? connect(this.dbPath, this.busyTimeoutMs, true);
+    try {
+      this.run(next, 'BEGIN');
+      this.run(next, 'SELECT count(*) FROM sqlite_master');
+    } catch (error) {
+      if (next.inTransaction) next.exec('ROLLBACK');
+      this.sparePins.push(next);
+      throw error;
+    }
     this.activePin = next;
-    if (previous) this.run(previous, 'ROLLBACK');
+    if (previous) this.endPin(previous);
   }
 
   unpinWal(): void {
     const previous = this.activePin;
     if (!previous) return;
     this.activePin = undefined;
-    this.run(previous, 'ROLLBACK');
+    this.endPin(previous);
+  }
+
+  private endPin(pin: Database.Database): void {
+    try {
+      this.run(pin, 'ROLLBACK');
+    } catch (error) {
+      pin.close();
+      throw error;
+    }
+    this.sparePins.push(pin);
+  }
+
+  /**
+   * Closes what only a sync needs (the lock connection, the pin connection
+   * not holding the pin), for a database that went quiet; the next sync
+   * opens them again.
+   */
+  rest(): void {
+    if (!this.locked && this.lock) {
+      this.lock.close();
+      this.lock = undefined;
+    }
+    // Unpinned, one pin connection stays for the next pinWal.
+    const keep = this.activePin ? 0 : 1;
+    while (this.sparePins.length > keep) this.sparePins.shift()!.close();
   }
 
   get isWalPinned(): boolean {
@@ -144,6 +173,11 @@ export class LiveDb {
   /** Takes the WAL write lock, waiting up to the busy timeout for the app to release it. */
   async lockWrites(): Promise<void> {
     if (this.locked) return;
+    if (!this.lock) {
+      this.lock = connect(this.dbPath, this.busyTimeoutMs, false);
+      // The lock connection only takes the write lock, and beginImmediate waits for it itself.
+      this.lock.pragma('busy_timeout = 0');
+    }
     await this.beginImmediate(this.lock, 0);
     this.locked = true;
   }
@@ -181,7 +215,7 @@ export class LiveDb {
   }
 
   unlockWrites(): void {
-    if (!this.locked) return;
+    if (!this.locked || !this.lock) return;
     this.locked = false;
     this.run(this.lock, 'ROLLBACK');
   }
@@ -240,10 +274,12 @@ export class LiveDb {
   /** Closes the pin last: as a read-only connection it cannot checkpoint and delete the WAL on close. */
   close(): void {
     this.locked = false;
-    this.lock.close();
+    this.lock?.close();
+    this.lock = undefined;
     this.checkpointer.close();
+    const pins = [...this.sparePins.splice(0), ...(this.activePin ? [this.activePin] : [])];
     this.activePin = undefined;
-    for (const pin of this.pins) pin.close();
+    for (const pin of pins) pin.close();
   }
 
   private run(connection: Database.Database, sql: string): void {
@@ -265,7 +301,14 @@ export class LiveDb {
 
 function connect(dbPath: string, busyTimeoutMs: number, readonly: boolean): Database.Database {
   try {
-    return new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs, readonly });
+    const connection = new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs, readonly });
+    try {
+      connection.pragma('cache_size = 0');
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
   } catch (error) {
     throw new WalsyncError('DB_INVALID', `${dbPath}: cannot open: ${messageOf(error)}`, { cause: error });
   }

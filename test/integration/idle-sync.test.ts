@@ -5,6 +5,7 @@
  * restart) and a shadow that vanished while idle are still seen.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { run as runSync } from '../../jobs/sync.js';
@@ -50,4 +51,50 @@ describe('idle syncs', () => {
     assert.notEqual(rebuilt.generationId, first.generationId);
     assert.ok(rebuilt.newGenerationReason, 'a new generation, with its reason');
   });
+
+  it('at rest hold only the pin and the checkpoint connection, and the next commit reopens what a sync needs, with no descriptors piling up', async (t) => {
+    const { dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(10);
+    const ctx = await openJobContext(dbPath, { policy: POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true, lock: { role: 'one-shot', what: 'test' } });
+    t.after(() => ctx.close());
+    await runSync(ctx);
+    const synced = openFilesOf(dbPath);
+    // The pin, its spare and the checkpoint and lock connections: a database file and a WAL each, one -shm for all.
+    assert.deepEqual(synced, { db: 4, wal: 4, shm: 1 });
+
+    // SQLite keeps a closed connection's database descriptor while the pin holds its POSIX lock
+    // (closing it would drop the lock) and gives it to the next connection it opens: no growth.
+    const atRest = { db: 4, wal: 2, shm: 1 };
+    ctx.db.rest();
+    assert.deepEqual(openFilesOf(dbPath), atRest, 'the pin and the checkpoint connection, with their WALs');
+    const idle = await runSync(ctx);
+    assert.equal(idle.byteCount, 0);
+    assert.deepEqual(openFilesOf(dbPath), atRest, 'a sync that finds nothing committed opens nothing');
+
+    for (let round = 0; round < 3; round++) {
+      await app.insert(3, { perTx: 1 });
+      const committed = await runSync(ctx);
+      assert.equal(committed.transactionCount, 3);
+      assert.deepEqual(openFilesOf(dbPath), synced);
+      ctx.db.rest();
+      assert.deepEqual(openFilesOf(dbPath), atRest, `after round ${round + 1}`);
+    }
+  });
 });
+
+/** This process's open descriptors of the database's files (the lock file in the shadow directory is not one). */
+function openFilesOf(dbPath: string): { db: number; wal: number; shm: number } {
+  const counts = { db: 0, wal: 0, shm: 0 };
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target === dbPath) counts.db++;
+    else if (target === `${dbPath}-wal`) counts.wal++;
+    else if (target === `${dbPath}-shm`) counts.shm++;
+  }
+  return counts;
+}

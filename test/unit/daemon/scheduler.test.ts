@@ -1,4 +1,4 @@
-/** The one scheduler of `walsync run` (src/daemon/scheduler.ts): lanes, the concurrency bound, overruns, removal. */
+/** The one scheduler of `walsync run` (src/daemon/scheduler.ts): lanes, the concurrency bound, overruns, sleeping and waking, removal. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -62,5 +62,53 @@ describe('scheduler', () => {
     assert.equal(next.getMinutes(), 0);
     assert.ok(next.getTime() > Date.now());
     await handle.remove();
+  });
+
+  it('lets a task with nothing to do sleep until the time it names, and runs it at its next tick once woken', async () => {
+    const scheduler = new Scheduler(1);
+    let asked = 0;
+    let runs = 0;
+    let sleepFor = 10_000;
+    const handle = scheduler.add({
+      lane: 'a',
+      schedule: everyMs(20),
+      onOverrun: () => undefined,
+      sleepUntil: (now) => {
+        asked++;
+        return runs === 0 ? undefined : now + sleepFor;
+      },
+      run: async () => {
+        runs++;
+      },
+    });
+    await sleep(300);
+    assert.equal(runs, 1, 'the first tick ran; every later one slept');
+    assert.equal(asked, 2, 'asked once to run, once more to sleep, and not again while asleep');
+    assert.ok(handle.nextRun().getTime() > Date.now() + 9000);
+
+    sleepFor = 0;
+    handle.wake();
+    await sleep(100);
+    assert.ok(runs >= 2, `woken, it ran again (${runs} runs)`);
+    await handle.remove();
+  });
+
+  it('comes back to a task whose sleep ends, without a wake', async () => {
+    const scheduler = new Scheduler(1);
+    const ranAt: number[] = [];
+    const started = Date.now();
+    const handle = scheduler.add({
+      lane: 'a',
+      schedule: everyMs(10),
+      onOverrun: () => undefined,
+      sleepUntil: (now) => (ranAt.length === 1 && now < started + 150 ? started + 150 : undefined),
+      run: async () => {
+        ranAt.push(Date.now());
+      },
+    });
+    await sleep(250);
+    await handle.remove();
+    assert.ok(ranAt.length >= 2);
+    assert.ok(ranAt[1]! - started >= 150, `slept until its time (${ranAt[1]! - started} ms)`);
   });
 });
