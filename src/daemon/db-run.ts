@@ -3,7 +3,7 @@
  * pin keeps the app from restarting the WAL between jobs), its jobs on the
  * runner's one scheduler, each run through the registry, and its stop.
  * A sync tick runs only when the kernel reported a change to the database
- * or its WAL (or for the reasons syncWanted lists); a failing job is logged,
+ * or its WAL (or for the reasons syncSleepUntil lists); a failing job is logged,
  * counted and retried with backoff on later ticks.
  */
 import type { DbConfig, Schedule } from '../config/config.js';
@@ -14,7 +14,7 @@ import { openJobContext } from '../job/context.js';
 import type { JobName, JobRegistry, JobResults, Verification } from '../job/registry.js';
 import type { Logger } from '../log.js';
 import type { ReplicaClient } from '../replica/client.js';
-import { quietSyncDueAt } from '../shadow/quiet.js';
+import { nothingCommittedSince, quietSyncDueAt } from '../shadow/quiet.js';
 import type { HealthBook } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { Scheduler, TaskHandle } from './scheduler.js';
@@ -118,19 +118,19 @@ function schedule<Name extends JobName>(
   const name = `${job}:${replica}`;
   let failures = 0;
   let retryAt = 0;
-  let changesSeen = -1;
-  let lastStartedAt = 0;
+  /** For a sync: the change count its last run began at, and when it last looked (a run, or the safety poll's proof). */
+  const looked = { changesSeen: -1, at: 0 };
   const fields = { db: run.ctx.db.dbPath, job, replica };
   const handle = run.shared.scheduler.add({
     lane: run.ctx.db.dbPath,
     schedule: when,
     onOverrun: () => log.warn('job still running; tick skipped', fields),
-    sleepUntil: job === 'sync' ? (now) => syncSleepUntil(run, replica, now, { failures, changesSeen, lastStartedAt }) : undefined,
+    sleepUntil: job === 'sync' ? (now) => syncSleepUntil(run, replica, now, failures, looked) : undefined,
     run: async () => {
       if (Date.now() < retryAt) return;
       const started = Date.now();
-      changesSeen = run.walChangeCount;
-      lastStartedAt = started;
+      looked.changesSeen = run.walChangeCount;
+      looked.at = started;
       const task = run.queue.then(work);
       run.queue = task.catch(() => undefined);
       try {
@@ -167,19 +167,27 @@ const REST_AFTER_MS = 30_000;
 /**
  * Whether a sync tick has anything to look at: the kernel reported a change
  * since this replica's last sync began, that sync failed, or neither can be
- * known (an unwatched database). Undefined: sync now. Otherwise the tick
- * is the proof that the replica still holds everything, and the task
- * sleeps until a checkpoint or the safety poll is due, or a change wakes it.
+ * known (an unwatched database), or a checkpoint is due. Undefined: sync
+ * now. Otherwise the tick is the proof that the replica still holds
+ * everything, and the task sleeps until a checkpoint or the safety poll is
+ * due, or a change wakes it. The safety poll, for changes the kernel did not
+ * report, runs the sync's own proof (nothingCommittedSince) in place, and
+ * a job run only when it fails.
  */
-function syncSleepUntil(run: DbRun, replica: string, now: number, last: { failures: number; changesSeen: number; lastStartedAt: number }): number | undefined {
-  if (!run.walWatched || last.failures > 0 || run.walChangeCount !== last.changesSeen) return undefined;
-  const dueAt = Math.min(last.lastStartedAt + SAFETY_POLL_MS, quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY);
-  if (dueAt <= now) return undefined;
+function syncSleepUntil(run: DbRun, replica: string, now: number, failures: number, looked: { changesSeen: number; at: number }): number | undefined {
+  if (!run.walWatched || failures > 0 || run.walChangeCount !== looked.changesSeen) return undefined;
+  const checkpointDueAt = quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY;
+  if (checkpointDueAt <= now) return undefined;
+  if (now - looked.at >= SAFETY_POLL_MS) {
+    // The safety poll: the sync's own proof (data_version), without a job run for a database nobody wrote.
+    const previous = run.ctx.state.shadow;
+    if (!previous || !nothingCommittedSince(run.ctx.db, previous, run.config.checkpoint, now)) return undefined;
+    looked.at = now;
+  }
   run.shared.health.confirmQuiet(run.ctx.db.dbPath, replica);
-  const restAt = last.lastStartedAt + REST_AFTER_MS;
-  if (now < restAt) return Math.min(dueAt, restAt);
-  run.ctx.db.rest();
-  return dueAt;
+  const restAt = looked.at + REST_AFTER_MS;
+  if (now >= restAt) run.ctx.db.rest();
+  return Math.min(checkpointDueAt, looked.at + SAFETY_POLL_MS, now < restAt ? restAt : Number.POSITIVE_INFINITY);
 }
 
 function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {

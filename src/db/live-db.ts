@@ -300,18 +300,21 @@ export class LiveDb {
 }
 
 function connect(dbPath: string, busyTimeoutMs: number, readonly: boolean): Database.Database {
+  let connection: Database.Database;
   try {
-    const connection = new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs, readonly });
-    try {
-      connection.pragma('cache_size = 0');
-    } catch (error) {
-      connection.close();
-      throw error;
-    }
-    return connection;
+    connection = new Database(dbPath, { fileMustExist: true, timeout: busyTimeoutMs, readonly });
   } catch (error) {
     throw new WalsyncError('DB_INVALID', `${dbPath}: cannot open: ${messageOf(error)}`, { cause: error });
   }
+  try {
+    connection.pragma('cache_size = 0');
+  } catch (error) {
+    connection.close();
+    // The pragma is the first read of the file.
+    const what = sqliteCode(error) === 'SQLITE_NOTADB' ? 'not a SQLite database' : 'cannot open';
+    throw new WalsyncError('DB_INVALID', `${dbPath}: ${what}: ${messageOf(error)}`, { cause: error });
+  }
+  return connection;
 }
 
 function ensureWalMode(dbPath: string, connection: Database.Database, options: OpenOptions): void {
@@ -319,7 +322,7 @@ function ensureWalMode(dbPath: string, connection: Database.Database, options: O
   try {
     mode = String(connection.pragma('journal_mode', { simple: true }));
   } catch (error) {
-    throw new WalsyncError('DB_INVALID', `${dbPath}: not a SQLite database: ${messageOf(error)}`, { cause: error });
+    throw new WalsyncError('DB_INVALID', `${dbPath}: cannot read its journal mode: ${messageOf(error)}`, { cause: error });
   }
   if (mode.toLowerCase() === 'wal') return;
   if (!options.switchToWal) {
