@@ -21,9 +21,11 @@ const IDLE_MS = 60_000;
 const WRITE_MS = 30_000;
 const IDLE_CHECKPOINT_WAVE_MS = 75_000;
 
-// One commit every 10 ms on a random database; prints "path time_ms wal_end" per commit.
+// One commit every 10 ms on a random database; prints "path time_ms wal_end" per commit. The WAL's
+// end is read from the WAL index (mxFrame, bytes 16-19 of the -shm, native order): the file's size
+// is not it once a checkpoint restarted the WAL, which SQLite overwrites from its start.
 const WRITE = `
-import os, random, sqlite3, sys, time
+import random, sqlite3, struct, sys, time
 paths = open(sys.argv[1]).read().split('\\n')
 seconds = float(sys.argv[2])
 conns = {}
@@ -33,7 +35,12 @@ while time.time() < end:
     c = conns.get(p) or conns.setdefault(p, sqlite3.connect(p, timeout=30))
     c.execute('insert into t (v) values (?)', ('x' * 100,))
     c.commit()
-    print(p, int(time.time() * 1000), os.path.getsize(p + '-wal'), flush=True)
+    at = int(time.time() * 1000)
+    with open(p + '-wal', 'rb') as wal:
+        page_size = struct.unpack('>I', wal.read(12)[8:12])[0]
+    with open(p + '-shm', 'rb') as shm:
+        max_frame = struct.unpack('=I', shm.read(20)[16:20])[0]
+    print(p, at, 32 + max_frame * (24 + page_size), flush=True)
     time.sleep(0.01)
 # Connections stay open to the end: the last close would checkpoint and delete the WAL.
 time.sleep(6)
@@ -119,7 +126,7 @@ async function commitLags(tenants: string, replicas: string, dbPaths: readonly s
   return lags.sort((a, b) => a - b);
 }
 
-/** A replica's WAL segments of its newest index, by offset (the bench's writes never restart the WAL). */
+/** A replica's WAL segments of its newest index, by offset (the bench's writes are too few to restart a WAL). */
 function walSegments(replica: string): { offset: number; mtimeMs: number }[] {
   const generations = path.join(replica, 'generations');
   const segments: { index: number; offset: number; mtimeMs: number }[] = [];

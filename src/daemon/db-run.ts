@@ -118,8 +118,7 @@ function schedule<Name extends JobName>(
   const name = `${job}:${replica}`;
   let failures = 0;
   let retryAt = 0;
-  /** For a sync: the change count its last run began at, and when it last looked (a run, or the safety poll's proof). */
-  const looked = { changesSeen: -1, at: 0 };
+  const looked: LastLook = { changesSeen: -1, afterChange: true, at: 0 };
   const fields = { db: run.ctx.db.dbPath, job, replica };
   const handle = run.shared.scheduler.add({
     lane: run.ctx.db.dbPath,
@@ -129,6 +128,7 @@ function schedule<Name extends JobName>(
     run: async () => {
       if (Date.now() < retryAt) return;
       const started = Date.now();
+      looked.afterChange = run.walChangeCount !== looked.changesSeen;
       looked.changesSeen = run.walChangeCount;
       looked.at = started;
       const task = run.queue.then(work);
@@ -164,9 +164,24 @@ const SAFETY_POLL_MS = 60_000;
 /** A database without a sync for this long gives back the connections only a sync needs (LiveDb.rest). */
 const REST_AFTER_MS = 30_000;
 
+/** What a sync task knows of its last look at the database. */
+interface LastLook {
+  /** The kernel's change count when its last run began. */
+  changesSeen: number;
+  /**
+   * Whether that run came after a change. The kernel reports the app's WAL
+   * writes before the commit is visible (SQLite publishes it in the -shm
+   * after the writes, which the kernel does not report): a sync woken at
+   * once may find nothing yet, so the next tick looks again.
+   */
+  afterChange: boolean;
+  /** When it last looked: a run, or the safety poll's proof. */
+  at: number;
+}
+
 /**
  * Whether a sync tick has anything to look at: the kernel reported a change
- * since this replica's last sync began, that sync failed, or neither can be
+ * since this replica's last sync began or before it, that sync failed, or neither can be
  * known (an unwatched database), or a checkpoint is due. Undefined: sync
  * now. Otherwise the tick is the proof that the replica still holds
  * everything, and the task sleeps until a checkpoint or the safety poll is
@@ -174,8 +189,8 @@ const REST_AFTER_MS = 30_000;
  * report, runs the sync's own proof (nothingCommittedSince) in place, and
  * a job run only when it fails.
  */
-function syncSleepUntil(run: DbRun, replica: string, now: number, failures: number, looked: { changesSeen: number; at: number }): number | undefined {
-  if (!run.walWatched || failures > 0 || run.walChangeCount !== looked.changesSeen) return undefined;
+function syncSleepUntil(run: DbRun, replica: string, now: number, failures: number, looked: LastLook): number | undefined {
+  if (!run.walWatched || failures > 0 || looked.afterChange || run.walChangeCount !== looked.changesSeen) return undefined;
   const checkpointDueAt = quietSyncDueAt(run.ctx.state.shadow, run.config.checkpoint) ?? Number.POSITIVE_INFINITY;
   if (checkpointDueAt <= now) return undefined;
   if (now - looked.at >= SAFETY_POLL_MS) {

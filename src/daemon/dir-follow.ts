@@ -94,7 +94,7 @@ export function followDirEntry(entry: DirConfig, scan: DirScan, dbs: FollowedDat
   };
   /** Starts what a (sub)directory holds now and lets go of what it no longer does. */
   const rescan = async (dir: string) => {
-    const found = await scanDirEntry(entry, dir);
+    const found = await scanDirEntry(entry, dir, (file) => dbs.isRunning(file));
     for (const visited of found.dirs) watchDir(visited);
     for (const { path: file, reason } of found.skipped) skip(file, reason);
     const present = new Set(found.found);

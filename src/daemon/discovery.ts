@@ -42,7 +42,14 @@ export function isSqliteSideFile(name: string): boolean {
 }
 
 /** Scans the entry's directory, or one of its subdirectories (`from`). */
-export async function scanDirEntry(entry: DirConfig, from: string = entry.dir): Promise<DirScan> {
+/**
+ * `isRunning`: databases this process already has open, whose header is not
+ * read again: opening and closing a database file through fs would drop
+ * every POSIX lock the process holds on it, the pin's among them, and then
+ * the app's last connection to close would checkpoint and delete the WAL
+ * (src/db/validate.ts).
+ */
+export async function scanDirEntry(entry: DirConfig, from: string = entry.dir, isRunning: (file: string) => boolean = () => false): Promise<DirScan> {
   const matches = matcherFor(entry);
   const found: string[] = [];
   const skipped: Skipped[] = [];
@@ -62,7 +69,7 @@ export async function scanDirEntry(entry: DirConfig, from: string = entry.dir): 
       if (dirent.isDirectory()) {
         if (entry.recursive && !isMetaDirName(dirent.name)) pending.push(full);
       } else if (dirent.isFile() && matches(dirent.name)) {
-        const problem = await whyNotADatabase(full);
+        const problem = isRunning(full) ? undefined : await whyNotADatabase(full);
         if (problem) skipped.push({ path: full, reason: problem });
         else found.push(full);
       }

@@ -80,7 +80,7 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
       else add(await startDb(shared, db));
     }
     for (const entry of config.dirs) {
-      const scan = await scanDirEntry(entry);
+      const scan = await scanDirEntry(entry, entry.dir, (file) => found.isRunning(file));
       for (const skip of scan.skipped) log.warn('database skipped', { db: skip.path, entry: entry.key, reason: skip.reason });
       for (const dbPath of scan.found) await found.start(dbConfigFor(entry, dbPath));
       if (entry.watch) unfollow.push(followDirEntry(entry, scan, found, log));

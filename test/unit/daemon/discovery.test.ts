@@ -1,4 +1,4 @@
-/** What a directory entry finds (src/daemon/discovery.ts), on a temp tree of real files, and where each found database's replica goes. */
+/** What a directory entry finds (src/daemon/discovery.ts), on a temp tree of real files, where each found database's replica goes, and that a rescan leaves running databases locked. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +7,11 @@ import Database from 'better-sqlite3';
 import type { DirConfig, ReplicaConfig } from '../../../src/config/config.js';
 import { DEFAULT_CHECKPOINT_POLICY } from '../../../src/config/defaults.js';
 import { dbConfigFor, scanDirEntry } from '../../../src/daemon/discovery.js';
+import { existsSync } from 'node:fs';
+import { openJobContext } from '../../../src/job/context.js';
+import { silentLogger } from '../../../src/log.js';
+import { run as runSync } from '../../../jobs/sync.js';
+import { startAppInTempDir } from '../../helpers/app.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 function makeDb(file: string): void {
@@ -74,5 +79,20 @@ describe('directory discovery', () => {
       ],
     );
     assert.deepEqual(db.replicas[2]!.location, { bucket: 'bkt', path: 'tenants/acme/app.db', region: 'auto' });
+  });
+
+  it("rescans a directory without dropping the locks of the databases it runs: the app's last close leaves the WAL", async (t) => {
+    const { dbPath, app } = await startAppInTempDir(t, { kind: 'python' });
+    await app.insert(5);
+    const ctx = await openJobContext(dbPath, { policy: DEFAULT_CHECKPOINT_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true, lock: { role: 'one-shot', what: 'test' } });
+    t.after(() => ctx.close());
+    await runSync(ctx);
+    const rescan = await scanDirEntry(entryFor(path.dirname(dbPath)), path.dirname(dbPath), (file) => file === dbPath);
+    assert.deepEqual(rescan.found, [dbPath]);
+    // The app's connection is the last of any other process: had the rescan opened and closed the
+    // database file, this process's SHARED lock would be gone, and SQLite would checkpoint and delete the WAL.
+    await app.insert(1);
+    await app.close();
+    assert.ok(existsSync(`${dbPath}-wal`), 'the WAL is still there');
   });
 });
