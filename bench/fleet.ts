@@ -42,7 +42,7 @@ while time.time() < end:
         max_frame = struct.unpack('=I', shm.read(20)[16:20])[0]
     print(p, at, 32 + max_frame * (24 + page_size), flush=True)
     time.sleep(0.01)
-# Connections stay open to the end: the last close would checkpoint and delete the WAL.
+# The connections stay open while walsync ships the last commits, as an app's would.
 time.sleep(6)
 `;
 
