@@ -181,13 +181,13 @@ interface LastLook {
 
 /**
  * Whether a sync tick has anything to look at: the kernel reported a change
- * since this replica's last sync began or before it, that sync failed, or neither can be
- * known (an unwatched database), or a checkpoint is due. Undefined: sync
- * now. Otherwise the tick is the proof that the replica still holds
- * everything, and the task sleeps until a checkpoint or the safety poll is
- * due, or a change wakes it. The safety poll, for changes the kernel did not
- * report, runs the sync's own proof (nothingCommittedSince) in place, and
- * a job run only when it fails.
+ * since this replica's last sync began (or just before: see LastLook), that
+ * sync failed, the kernel cannot say (an unwatched database), or a
+ * checkpoint is due. Undefined: sync now. Otherwise the tick is the proof
+ * that the replica still holds everything, and the task sleeps until a
+ * checkpoint or the safety poll is due, or a change wakes it. The safety
+ * poll, for changes the kernel did not report, runs the sync's own proof
+ * (nothingCommittedSince) in place, and a job only when that fails.
  */
 function syncSleepUntil(run: DbRun, replica: string, now: number, failures: number, looked: LastLook): number | undefined {
   if (!run.walWatched || failures > 0 || looked.afterChange || run.walChangeCount !== looked.changesSeen) return undefined;
