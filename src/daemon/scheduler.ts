@@ -68,6 +68,8 @@ export class Scheduler {
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
+  /** While a tick works through the due tasks, the timer is set once at its end. */
+  private ticking = false;
 
   constructor(private readonly maxConcurrent: number) {}
 
@@ -101,7 +103,7 @@ export class Scheduler {
     // Items of removed tasks and earlier times of woken ones wait for their time to be dropped; past twice the live ones, they go now.
     if (this.due.size > 2 * this.taskCount + 64) this.due.retain((item) => !item.entry.removed && item.version === item.entry.version);
     this.due.push({ at, entry, version: entry.version });
-    if (at < this.timerAt) this.armTimer(at);
+    if (!this.ticking && at < this.timerAt) this.armTimer(at);
   }
 
   private armTimer(at: number): void {
@@ -122,13 +124,18 @@ export class Scheduler {
 
   private tick(): void {
     const now = Date.now();
-    for (let top = this.due.peek(); top && top.at <= now; top = this.due.peek()) {
-      this.due.pop();
-      const { entry } = top;
-      if (entry.removed || top.version !== entry.version) continue;
-      this.comeDue(entry, now);
+    this.ticking = true;
+    try {
+      for (let top = this.due.peek(); top && top.at <= now; top = this.due.peek()) {
+        this.due.pop();
+        const { entry } = top;
+        if (entry.removed || top.version !== entry.version) continue;
+        this.comeDue(entry, now);
+      }
+      this.startReady();
+    } finally {
+      this.ticking = false;
     }
-    this.startReady();
     const next = this.due.peek();
     if (next && this.taskCount > 0) this.armTimer(next.at);
   }
