@@ -76,6 +76,35 @@ export function systemErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A Node system error (EIO, ENOSPC, EACCES...) met while working on
+ * `filePath`, as one IO line naming that file: the error of a write or an
+ * fsync on an open handle names no path of its own. Other errors pass
+ * through unchanged.
+ */
+export function fileError(filePath: string, error: unknown): unknown {
+  const code = systemErrorCode(error);
+  if (error instanceof WalsyncError || code === undefined || !/^E[A-Z0-9]+$/.test(code)) return error;
+  // "EIO: i/o error, write '/x'" → "i/o error, write"
+  const description = messageOf(error).replace(/^E[A-Z0-9]+: /, '').replace(/ '.*$/, '');
+  return new WalsyncError('IO', `${filePath}: ${code}: ${description}`, { cause: error });
+}
+
+/** Runs `action`, turning a system error into fileError(filePath). */
+export async function onFile<T>(filePath: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw fileError(filePath, error);
+  }
+}
+
+/** The code a log line or a status gives any thrown value: a WalsyncError's own, IO for a system error, else BUG. */
+export function codeOf(error: unknown): string {
+  if (error instanceof WalsyncError) return error.code;
+  return /^E[A-Z0-9]+$/.test(systemErrorCode(error) ?? '') ? 'IO' : 'BUG';
+}
+
 export function isNotFound(error: unknown): boolean {
   return systemErrorCode(error) === 'ENOENT';
 }

@@ -6,7 +6,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, EXIT_RUNTIME, WalsyncError, exitCodeFor, messageOf } from '../errors.js';
+import { ConfigError, EXIT_RUNTIME, WalsyncError, codeOf, exitCodeFor, messageOf } from '../errors.js';
 import { loadJobRegistry } from '../job/registry.js';
 import { createLogger } from '../log.js';
 import type { CliIo } from './io.js';
@@ -98,6 +98,12 @@ function reportError(error: unknown, debug: boolean): number {
     process.stderr.write(`walsync: ${error.code}: ${oneLine(error.message)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
+  }
+  if (codeOf(error) === 'IO') {
+    // The operating system said no (EIO, ENOSPC, EMFILE) where no caller named the file: still not a bug.
+    process.stderr.write(`walsync: IO: ${oneLine(messageOf(error))}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return EXIT_RUNTIME;
   }
   process.stderr.write(`walsync: BUG: ${oneLine(messageOf(error))} (please report this with --debug output)\n`);
   if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

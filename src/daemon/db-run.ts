@@ -8,7 +8,7 @@
  */
 import type { DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
-import { WalsyncError, messageOf } from '../errors.js';
+import { WalsyncError, codeOf, messageOf } from '../errors.js';
 import type { JobContext } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { JobName, JobRegistry, JobResults, Verification } from '../job/registry.js';
@@ -150,7 +150,7 @@ function schedule<Name extends JobName>(
         run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
         retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: handle.nextRun() });
-        log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: error instanceof WalsyncError ? error.code : 'BUG', error: messageOf(error) });
+        log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: codeOf(error), error: messageOf(error) });
       }
       if (client) recordRequests(run, replica, client);
     },

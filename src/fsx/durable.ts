@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isNotFound, systemErrorCode } from '../errors.js';
+import { fileError, isNotFound, onFile, systemErrorCode } from '../errors.js';
 import { TMP_SUFFIX } from '../layout.js';
 import { writeAll } from './file-io.js';
 
@@ -13,12 +13,14 @@ const TMP_NAME = /\.tmp(-wal|-shm)?$/;
 
 /** Flushes a file or a directory to disk. */
 export async function fsyncPath(filePath: string): Promise<void> {
-  const handle = await fs.open(filePath, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await onFile(filePath, async () => {
+    const handle = await fs.open(filePath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 /** Creates `dirPath` and any missing parents with `mode`, fsyncing each parent it added to. */
@@ -29,7 +31,7 @@ export async function makeDirDurable(dirPath: string, mode: number): Promise<voi
       await fs.stat(dir);
       break;
     } catch (error) {
-      if (!isNotFound(error) || dir === path.dirname(dir)) throw error;
+      if (!isNotFound(error) || dir === path.dirname(dir)) throw fileError(dir, error);
       missing.unshift(dir);
     }
   }
@@ -38,7 +40,7 @@ export async function makeDirDurable(dirPath: string, mode: number): Promise<voi
       await fs.mkdir(dir, { mode });
     } catch (error) {
       // Another walsync process (a one-shot started at the same moment) made it first.
-      if (systemErrorCode(error) !== 'EEXIST') throw error;
+      if (systemErrorCode(error) !== 'EEXIST') throw fileError(dir, error);
     }
     await fsyncPath(path.dirname(dir));
   }
@@ -56,18 +58,20 @@ export async function writeFileAtomic<T>(
   fill: (handle: fs.FileHandle) => Promise<T>,
 ): Promise<T> {
   const tmpPath = target + TMP_SUFFIX;
-  const handle = await fs.open(tmpPath, 'w', mode);
-  let result: T;
-  try {
-    result = await fill(handle);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await fs.rm(tmpPath, { force: true });
-    throw error;
-  }
-  await handle.close();
-  await fs.rename(tmpPath, target);
+  const result = await onFile(tmpPath, async () => {
+    const handle = await fs.open(tmpPath, 'w', mode);
+    try {
+      const filled = await fill(handle);
+      await handle.sync();
+      await handle.close();
+      await fs.rename(tmpPath, target);
+      return filled;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(tmpPath, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  });
   await fsyncPath(path.dirname(target));
   return result;
 }
@@ -83,12 +87,13 @@ export async function removeTmpFiles(dirPath: string): Promise<number> {
     entries = await fs.readdir(dirPath, { withFileTypes: true, recursive: true });
   } catch (error) {
     if (isNotFound(error)) return 0;
-    throw error;
+    throw fileError(dirPath, error);
   }
   let removed = 0;
   for (const entry of entries) {
     if (entry.isFile() && TMP_NAME.test(entry.name)) {
-      await fs.rm(path.join(entry.parentPath ?? entry.path, entry.name), { force: true });
+      const tmpPath = path.join(entry.parentPath ?? entry.path, entry.name);
+      await onFile(tmpPath, () => fs.rm(tmpPath, { force: true }));
       removed++;
     }
   }

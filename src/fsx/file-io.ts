@@ -4,7 +4,7 @@
  * through a temp name without fsyncs (see durable.ts for what must survive a crash).
  */
 import fs from 'node:fs/promises';
-import { isNotFound } from '../errors.js';
+import { isNotFound, onFile } from '../errors.js';
 import { TMP_SUFFIX } from '../layout.js';
 import { borrowBuffer, returnBuffer, withBuffers } from './buffer-pool.js';
 
@@ -15,8 +15,10 @@ import { borrowBuffer, returnBuffer, withBuffers } from './buffer-pool.js';
  */
 export async function replaceReportFile(target: string, text: string, mode: number): Promise<void> {
   const tmpPath = `${target}${TMP_SUFFIX}`;
-  await fs.writeFile(tmpPath, text, { mode });
-  await fs.rename(tmpPath, target);
+  await onFile(tmpPath, async () => {
+    await fs.writeFile(tmpPath, text, { mode });
+    await fs.rename(tmpPath, target);
+  });
 }
 
 export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {

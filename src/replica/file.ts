@@ -159,8 +159,9 @@ export class FileReplicaClient implements ReplicaClient {
     try {
       return await action();
     } catch (error) {
-      if (error instanceof WalsyncError) throw error;
-      throw this.fail(key, error);
+      // The durable-write helpers name the local path (IO); a replica's error names the object.
+      if (error instanceof WalsyncError && !(error.code === 'IO' && error.cause)) throw error;
+      throw this.fail(key, error instanceof WalsyncError ? error.cause : error);
     }
   }
 

@@ -9,7 +9,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { WalsyncError, messageOf } from '../errors.js';
+import { WalsyncError, messageOf, onFile } from '../errors.js';
 import { fsyncPath } from '../fsx/durable.js';
 import { pathExists, writeAll } from '../fsx/file-io.js';
 import { decodeLz4Frame } from '../lz4/frame.js';
@@ -57,11 +57,18 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     await writeStream(tmpPath, decode(options.client, plan.snapshot), progress);
     for (const segments of plan.walIndexes) await applyWalIndex(options.client, tmpPath, segments, progress);
     checkIntegrity(tmpPath, plan);
-    await fs.rename(tmpPath, outputPath);
-    await fsyncPath(path.dirname(outputPath));
+    await onFile(tmpPath, () => fs.rename(tmpPath, outputPath));
+    try {
+      await fsyncPath(path.dirname(outputPath));
+    } catch (error) {
+      // Not known to be on disk is not restored: nothing stays at the output.
+      await fs.rm(outputPath, { force: true }).catch(() => undefined);
+      throw error;
+    }
     return { restored: true, outputPath, plan, byteCount: progress.byteCount };
   } finally {
-    await removeDatabaseFiles(tmpPath);
+    // The -wal and -shm the read-only integrity check left; one that cannot be removed now is removed by the next restore.
+    await removeDatabaseFiles(tmpPath).catch(() => undefined);
   }
 }
 
@@ -104,21 +111,22 @@ function decode(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): B
   return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), `${client.url}/${snapshotKey(object.generationId, object.index)}`);
 }
 
-async function writeStream(filePath: string, body: Body, progress: ProgressCounter): Promise<number> {
-  const handle = await fs.open(filePath, 'w', 0o600);
-  let position = 0;
-  try {
-    for await (const chunk of body) {
-      await writeAll(handle, chunk, position);
-      position += chunk.byteLength;
-      progress.add(chunk.byteLength);
+async function writeStream(filePath: string, body: Body, progress: ProgressCounter): Promise<void> {
+  await onFile(filePath, async () => {
+    const handle = await fs.open(filePath, 'w', 0o600);
+    let position = 0;
+    try {
+      for await (const chunk of body) {
+        await writeAll(handle, chunk, position);
+        position += chunk.byteLength;
+        progress.add(chunk.byteLength);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  });
   progress.objectDone();
-  return position;
 }
 
 /**
@@ -127,27 +135,29 @@ async function writeStream(filePath: string, body: Body, progress: ProgressCount
  */
 async function applyWalIndex(client: ReplicaClient, dbPath: string, segments: WalSegmentInfo[], progress: ProgressCounter): Promise<void> {
   const walPath = `${dbPath}-wal`;
-  const handle = await fs.open(walPath, 'w+', 0o600);
-  try {
-    let length = 0;
-    for (const segment of segments) {
-      if (segment.offset !== length) {
-        const missing = walSegmentKey(segment.generationId, segment.index, length);
-        throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
+  await onFile(walPath, async () => {
+    const handle = await fs.open(walPath, 'w+', 0o600);
+    try {
+      let length = 0;
+      for (const segment of segments) {
+        if (segment.offset !== length) {
+          const missing = walSegmentKey(segment.generationId, segment.index, length);
+          throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
+        }
+        for await (const chunk of decode(client, segment)) {
+          await writeAll(handle, chunk, length);
+          length += chunk.byteLength;
+          progress.add(chunk.byteLength);
+        }
+        progress.objectDone();
       }
-      for await (const chunk of decode(client, segment)) {
-        await writeAll(handle, chunk, length);
-        length += chunk.byteLength;
-        progress.add(chunk.byteLength);
-      }
-      progress.objectDone();
+      await handle.sync();
+      await checkWalChain(handle, client, segments, length);
+    } finally {
+      await handle.close();
     }
-    await handle.sync();
-    await checkWalChain(handle, client, segments, length);
-  } finally {
-    await handle.close();
-  }
-  await fs.rm(`${dbPath}-shm`, { force: true });
+  });
+  await onFile(`${dbPath}-shm`, () => fs.rm(`${dbPath}-shm`, { force: true }));
   checkpointInto(dbPath, segments[segments.length - 1]!, client);
 }
 
@@ -167,19 +177,32 @@ async function checkWalChain(handle: fs.FileHandle, client: ReplicaClient, segme
 }
 
 function checkpointInto(dbPath: string, lastSegment: WalSegmentInfo, client: ReplicaClient): void {
-  const db = new Database(dbPath);
+  let db: Database.Database;
+  let row: { busy: number; log: number; checkpointed: number } | undefined;
   try {
-    const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
-    if (row!.busy !== 0 || row!.log !== row!.checkpointed) {
-      throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(lastSegment.generationId, lastSegment.index, lastSegment.offset)}: WAL index could not be applied`);
-    }
+    db = new Database(dbPath);
+  } catch (error) {
+    throw new WalsyncError('IO', `${dbPath}: cannot open the restored copy: ${messageOf(error)}`, { cause: error });
+  }
+  try {
+    [row] = db.pragma('wal_checkpoint(TRUNCATE)') as (typeof row)[];
+  } catch (error) {
+    throw new WalsyncError('IO', `${dbPath}: checkpoint of the restored WAL failed: ${messageOf(error)}`, { cause: error });
   } finally {
     db.close();
+  }
+  if (row!.busy !== 0 || row!.log !== row!.checkpointed) {
+    throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(lastSegment.generationId, lastSegment.index, lastSegment.offset)}: WAL index could not be applied`);
   }
 }
 
 function checkIntegrity(dbPath: string, plan: RestorePlan): void {
-  const db = new Database(dbPath, { readonly: true });
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { readonly: true });
+  } catch (error) {
+    throw new WalsyncError('IO', `${dbPath}: cannot open the restored copy: ${messageOf(error)}`, { cause: error });
+  }
   let result: string;
   try {
     result = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).join('; ');
@@ -193,6 +216,7 @@ function checkIntegrity(dbPath: string, plan: RestorePlan): void {
   }
 }
 
-async function removeDatabaseFiles(dbPath: string): Promise<void> {
-  await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => fs.rm(dbPath + suffix, { force: true })));
+/** Removes a database and the -wal, -shm and -journal SQLite leaves beside it (a read-only connection cannot remove them itself). */
+export async function removeDatabaseFiles(dbPath: string): Promise<void> {
+  await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => onFile(dbPath + suffix, () => fs.rm(dbPath + suffix, { force: true }))));
 }

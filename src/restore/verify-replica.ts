@@ -4,13 +4,12 @@
  * same position (the pin, which the sync left exactly where the shadow and
  * the replica end).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { syncToReplicas } from '../replication/sync-to-replicas.js';
 import { firstDifference } from './compare.js';
 import type { JobContext } from '../job/context.js';
-import { restore } from './restore.js';
+import { removeDatabaseFiles, restore } from './restore.js';
 import type { Pos } from '../wal/pos.js';
 
 export interface ReplicaVerification {
@@ -24,7 +23,7 @@ export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerificatio
   const results: ReplicaVerification[] = [];
   for (const [i, target] of ctx.replicas.entries()) {
     const restoredPath = path.join(ctx.metaDir, 'verify.tmp');
-    await fs.rm(restoredPath, { force: true });
+    await removeDatabaseFiles(restoredPath);
     try {
       await restore({ client: target.client, outputPath: restoredPath, generationId: synced.generationId });
       const restored = new Database(restoredPath, { readonly: true });
@@ -38,7 +37,7 @@ export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerificatio
         restored.close();
       }
     } finally {
-      await fs.rm(restoredPath, { force: true });
+      await removeDatabaseFiles(restoredPath);
     }
   }
   return results;

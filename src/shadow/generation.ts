@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { isNotFound } from '../errors.js';
+import { fileError, isNotFound } from '../errors.js';
 import { writeBytesAtomic } from '../fsx/durable.js';
 import { generationFilePath, parseShadowWalName, shadowWalDirPath } from '../layout.js';
 import { isGenerationId } from '../wal/pos.js';
@@ -24,7 +24,7 @@ export async function readGeneration(metaDir: string): Promise<GenerationLookup>
     content = await fs.readFile(generationFilePath(metaDir), 'utf8');
   } catch (error) {
     if (isNotFound(error)) return { kind: 'missing' };
-    throw error;
+    throw fileError(generationFilePath(metaDir), error);
   }
   const generationId = content.trim();
   if (!isGenerationId(generationId) || content !== `${generationId}\n`) {
@@ -44,7 +44,7 @@ export async function listShadowIndexes(metaDir: string, generationId: string): 
     names = await fs.readdir(shadowWalDirPath(metaDir, generationId));
   } catch (error) {
     if (isNotFound(error)) return [];
-    throw error;
+    throw fileError(shadowWalDirPath(metaDir, generationId), error);
   }
   return names
     .map(parseShadowWalName)

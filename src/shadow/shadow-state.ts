@@ -7,7 +7,7 @@
  * generation, returned as data.
  */
 import fs from 'node:fs/promises';
-import { isNotFound } from '../errors.js';
+import { fileError, isNotFound } from '../errors.js';
 import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
 import { listShadowIndexes, readGeneration } from './generation.js';
 import type { ShadowCursor } from './shadow-wal.js';
@@ -54,6 +54,6 @@ async function listGenerationDirs(metaDir: string): Promise<string[]> {
     return await fs.readdir(generationsDirPath(metaDir));
   } catch (error) {
     if (isNotFound(error)) return [];
-    throw error;
+    throw fileError(generationsDirPath(metaDir), error);
   }
 }

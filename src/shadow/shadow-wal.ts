@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { onFile } from '../errors.js';
 import { writeFileAtomic } from '../fsx/durable.js';
 import { readRange, writeAll } from '../fsx/file-io.js';
 import type { WalHeader } from '../wal/format.js';
@@ -55,6 +56,10 @@ export function damageReason(shadowPath: string, damage: { offset: number; probl
  * `tailSize` for the caller to cut back; a break in the chain is damage.
  */
 export async function inspectShadowWal(shadowPath: string): Promise<ShadowInspection> {
+  return onFile(shadowPath, () => inspectOpenShadowWal(shadowPath));
+}
+
+async function inspectOpenShadowWal(shadowPath: string): Promise<ShadowInspection> {
   const handle = await fs.open(shadowPath, 'r');
   try {
     const head = await readWalFileHeader(handle);
@@ -87,13 +92,15 @@ export async function readLastFrame(handle: FileHandle, header: WalHeader, end: 
 
 /** Cuts a killed append's leftovers back to the last commit frame. */
 export async function cutBackShadowWal(shadowPath: string, end: number): Promise<void> {
-  const handle = await fs.open(shadowPath, 'r+');
-  try {
-    await handle.truncate(end);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await onFile(shadowPath, async () => {
+    const handle = await fs.open(shadowPath, 'r+');
+    try {
+      await handle.truncate(end);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 /**
@@ -125,13 +132,14 @@ export async function appendCommittedFrames(
   cursor: ShadowCursor,
 ): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
   if (!(await hasFrameAfter(realWal, cursor.header, cursor.end))) return { cursor, count: NOTHING_COPIED };
-  const handle = await fs.open(shadowPath, 'r+');
-  let walk: WalkState;
-  try {
-    walk = await copyCommitted(realWal, handle, cursor.header, cursor.end);
-  } finally {
-    await handle.close();
-  }
+  const walk = await onFile(shadowPath, async () => {
+    const handle = await fs.open(shadowPath, 'r+');
+    try {
+      return await copyCommitted(realWal, handle, cursor.header, cursor.end);
+    } finally {
+      await handle.close();
+    }
+  });
   if (walk.commitEnd.offset === cursor.end.offset) return { cursor, count: NOTHING_COPIED };
   const lastFrame = await readLastFrame(realWal, cursor.header, walk.commitEnd.offset);
   return {

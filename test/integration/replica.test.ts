@@ -61,6 +61,8 @@ describe('file replica', () => {
     const verify = await runCli(['verify', dbPath, '--replica', replica]);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /restores: .* equals /);
+    // The restored copy verify compares with, and the -wal and -shm its read-only connection left, are gone.
+    assert.deepEqual((await fs.readdir(path.join(dir, '.app.db-walsync'))).filter((name) => name.startsWith('verify')), []);
     // Local shadow files every replica holds whole are gone; the current one stays.
     assert.equal((await shadowFiles(dbPath, await currentGeneration(dbPath))).length, 1);
   });
