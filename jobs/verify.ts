@@ -11,6 +11,6 @@ import { verifyShadow } from '../src/shadow/verify.js';
 export async function run(ctx: JobContext): Promise<Verification> {
   const replicas = ctx.replicas.length > 0 ? await verifyReplica(ctx) : [];
   const shadow = await verifyShadow(ctx.db, ctx.metaDir);
-  const consistent = shadow.problems.length === 0 && replicas.every((replica) => replica.difference === undefined);
+  const consistent = shadow.problems.length === 0 && replicas.every((replica) => replica.difference === undefined && replica.restoreError === undefined);
   return { shadow, replicas, consistent };
 }

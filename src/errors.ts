@@ -90,6 +90,11 @@ export function fileError(filePath: string, error: unknown): unknown {
   return new WalsyncError('IO', `${filePath}: ${code}: ${description}`, { cause: error });
 }
 
+/** The system error inside a fileError, for a caller that names the failure in its own terms; anything else as it is. */
+export function unwrapFileError(error: unknown): unknown {
+  return error instanceof WalsyncError && error.code === 'IO' && systemErrorCode(error.cause) !== undefined ? error.cause : error;
+}
+
 /** Runs `action`, turning a system error into fileError(filePath). */
 export async function onFile<T>(filePath: string, action: () => Promise<T>): Promise<T> {
   try {

@@ -101,6 +101,7 @@ function consistentOrThrow(dbPath: string, result: Verification): Verification {
   if (result.consistent) return result;
   const problems = [
     ...result.replicas.filter((r) => r.difference !== undefined).map((r) => `${r.replica}: restored copy differs from ${dbPath}: ${r.difference}`),
+    ...result.replicas.filter((r) => r.restoreError !== undefined).map((r) => `${r.replica}: does not restore: ${r.restoreError}`),
     ...result.shadow.problems.map((p) => `${p.file}${p.offset === undefined ? '' : ` at offset ${p.offset}`}: ${p.message}`),
   ];
   throw new WalsyncError('VERIFY_MISMATCH', problems.join('; '));

@@ -10,6 +10,10 @@ import { loadLz4Codec } from './codec.js';
 import { borrowBuffer, returnBuffer } from '../fsx/buffer-pool.js';
 
 export const LZ4_FRAME_MAGIC = 0x184d2204;
+/** Skippable frames use magics 0x184D2A50 to 0x184D2A5F; readers skip them. */
+const SKIPPABLE_MAGIC = 0x184d2a50;
+/** A skippable frame this large is damage, not a label. */
+const SKIPPABLE_MAX_SIZE = 64 * 1024;
 const FLG_VERSION = 0x40;
 const FLG_BLOCK_INDEPENDENT = 0x20;
 const FLG_BLOCK_CHECKSUM = 0x10;
@@ -78,13 +82,25 @@ function u32le(value: number): Uint8Array {
   return bytes;
 }
 
+/** A skippable frame carrying `payload`, which every frame reader passes over. */
+export function formatSkippableFrame(payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(8 + payload.byteLength);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, SKIPPABLE_MAGIC, true);
+  view.setUint32(4, payload.byteLength, true);
+  frame.set(payload, 8);
+  return frame;
+}
+
 /**
  * Compresses a byte stream into one LZ4 frame, one 4 MiB block at a time.
  * Each yielded chunk is valid until the next one is asked for: buffers are
  * reused so memory stays flat. A `contentSize` goes into the header, and a
- * source that turns out longer or shorter fails the frame.
+ * source that turns out longer or shorter fails the frame. A `label` goes
+ * before the frame, in a skippable frame.
  */
-export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, contentSize?: number): AsyncGenerator<Uint8Array> {
+export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, contentSize?: number, label?: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (label) yield formatSkippableFrame(label);
   const codec = await loadLz4Codec();
   const content = codec.createXxh32();
   const block = borrowBuffer(LZ4_BLOCK_SIZE);
@@ -137,12 +153,17 @@ export async function* encodeLz4Frame(source: AsyncIterable<Uint8Array>, content
  * Decompresses one LZ4 frame from a byte stream, checking the header, block
  * and content checksums. `name` (the object) starts every error message.
  * Each yielded chunk is valid until the next one is asked for: buffers are
- * reused so memory stays flat.
+ * reused so memory stays flat. Skippable frames before it are handed to
+ * `onSkippable` (which may throw) before any content is yielded.
  */
-export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<Uint8Array> {
+export async function* decodeLz4Frame(
+  source: AsyncIterable<Uint8Array>,
+  name: string,
+  onSkippable?: (payload: Uint8Array) => void,
+): AsyncGenerator<Uint8Array> {
   const chunks = source[Symbol.asyncIterator]();
   try {
-    yield* decodeFrom(new ByteReader(chunks), name);
+    yield* decodeFrom(new ByteReader(chunks), name, onSkippable);
   } finally {
     // Stopped early (an error here or in the consumer): let the source close its file.
     await chunks.return?.();
@@ -150,10 +171,14 @@ export async function* decodeLz4Frame(source: AsyncIterable<Uint8Array>, name: s
 }
 
 /** The decompressed size a frame's header announces, read from the header alone; undefined when it has none. */
-export async function readLz4ContentSize(source: AsyncIterable<Uint8Array>, name: string): Promise<number | undefined> {
+export async function readLz4ContentSize(
+  source: AsyncIterable<Uint8Array>,
+  name: string,
+  onSkippable?: (payload: Uint8Array) => void,
+): Promise<number | undefined> {
   const chunks = source[Symbol.asyncIterator]();
   try {
-    return (await readFrameHeader(new ByteReader(chunks), await loadLz4Codec(), name)).contentSize;
+    return (await readFrameHeader(new ByteReader(chunks), await loadLz4Codec(), name, onSkippable)).contentSize;
   } finally {
     await chunks.return?.();
   }
@@ -163,8 +188,18 @@ function corrupt(name: string, reason: string): WalsyncError {
   return new WalsyncError('REPLICA_CORRUPT', `${name}: ${reason}`);
 }
 
-async function readFrameHeader(reader: ByteReader, codec: Lz4Codec, name: string): Promise<Lz4FrameDescriptor> {
-  let head = await reader.read(7);
+async function readFrameHeader(reader: ByteReader, codec: Lz4Codec, name: string, onSkippable?: (payload: Uint8Array) => void): Promise<Lz4FrameDescriptor> {
+  let magic = Uint8Array.from(await reader.read(4));
+  while (magic.byteLength === 4 && (new DataView(magic.buffer).getUint32(0, true) & 0xfffffff0) === SKIPPABLE_MAGIC) {
+    const sizeBytes = await reader.read(4);
+    const size = sizeBytes.byteLength === 4 ? new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true) : -1;
+    if (size < 0 || size > SKIPPABLE_MAX_SIZE) throw corrupt(name, 'damaged LZ4 skippable frame');
+    const payload = await reader.read(size);
+    if (payload.byteLength < size) throw corrupt(name, 'truncated LZ4 skippable frame');
+    onSkippable?.(Uint8Array.from(payload));
+    magic = Uint8Array.from(await reader.read(4));
+  }
+  let head = concat(magic, await reader.read(3));
   let parsed = parseLz4FrameHeader(head, codec);
   if (!parsed.ok && 'needed' in parsed && head.byteLength === 7) {
     head = concat(head, await reader.read(parsed.needed - 7));
@@ -174,10 +209,10 @@ async function readFrameHeader(reader: ByteReader, codec: Lz4Codec, name: string
   return parsed.descriptor;
 }
 
-async function* decodeFrom(reader: ByteReader, name: string): AsyncGenerator<Uint8Array> {
+async function* decodeFrom(reader: ByteReader, name: string, onSkippable?: (payload: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   const codec = await loadLz4Codec();
   const fail = (reason: string) => corrupt(name, reason);
-  const descriptor = await readFrameHeader(reader, codec, name);
+  const descriptor = await readFrameHeader(reader, codec, name, onSkippable);
   let total = 0;
   const content = codec.createXxh32();
   const output = borrowBuffer(descriptor.blockMaxSize);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { WalsyncError, isNotFound, messageOf, systemErrorCode } from '../errors.js';
+import { WalsyncError, isNotFound, messageOf, systemErrorCode, unwrapFileError } from '../errors.js';
 import { makeDirDurable, removeTmpFiles, writeFileAtomic } from '../fsx/durable.js';
 import { readFileChunks, writeChunksBehind } from '../fsx/file-io.js';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
@@ -158,10 +158,11 @@ export class FileReplicaClient implements ReplicaClient {
   private async io<T>(key: string, action: () => Promise<T>): Promise<T> {
     try {
       return await action();
-    } catch (error) {
+    } catch (thrown) {
       // The durable-write helpers name the local path (IO); a replica's error names the object.
-      if (error instanceof WalsyncError && !(error.code === 'IO' && error.cause)) throw error;
-      throw this.fail(key, error instanceof WalsyncError ? error.cause : error);
+      const error = unwrapFileError(thrown);
+      if (error instanceof WalsyncError) throw error;
+      throw this.fail(key, error);
     }
   }
 

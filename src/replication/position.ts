@@ -8,15 +8,16 @@ import { decodeLz4Frame, readLz4ContentSize } from '../lz4/frame.js';
 import type { Pos } from '../wal/pos.js';
 import type { ReplicaClient, WalSegmentInfo } from '../replica/client.js';
 import { walSegmentKey } from '../replica/layout.js';
+import { expectLabel } from '../replica/object-label.js';
 
 export async function decodedLength(client: ReplicaClient, segment: WalSegmentInfo): Promise<number> {
   const name = `${client.url}/${walSegmentKey(segment.generationId, segment.index, segment.offset)}`;
   const read = () => client.readWalSegment(segment.generationId, segment.index, segment.offset);
   // walsync puts the size in the frame header; Litestream's segments have to be decoded.
-  const announced = await readLz4ContentSize(read(), name);
+  const announced = await readLz4ContentSize(read(), name, expectLabel(segment, name));
   if (announced !== undefined) return announced;
   let length = 0;
-  for await (const chunk of decodeLz4Frame(read(), name)) {
+  for await (const chunk of decodeLz4Frame(read(), name, expectLabel(segment, name))) {
     length += chunk.byteLength;
   }
   return length;

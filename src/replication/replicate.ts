@@ -12,6 +12,7 @@ import { isNotFound } from '../errors.js';
 import { shadowWalPath } from '../layout.js';
 import type { Logger } from '../log.js';
 import { LZ4_BLOCK_SIZE, encodeLz4Frame } from '../lz4/frame.js';
+import { formatObjectLabel } from '../replica/object-label.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { Pos } from '../wal/pos.js';
 import { formatIndex } from '../wal/pos.js';
@@ -127,7 +128,8 @@ async function shipSegments(ctx: ReplicateContext, from: Pos): Promise<Shipped> 
     const start = index === position.index ? position.offset : 0;
     if (end > start) {
       // Read in whole LZ4 blocks, which the encoder compresses where they are instead of copying them together.
-      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end, LZ4_BLOCK_SIZE), end - start);
+      const label = formatObjectLabel({ generationId: cursor.generationId, index, offset: start });
+      const body = encodeLz4Frame(readFileChunks(shadowPath, start, end, LZ4_BLOCK_SIZE), end - start, label);
       await client.writeWalSegment(cursor.generationId, index, start, body);
       segmentCount++;
       byteCount += end - start;

@@ -8,6 +8,7 @@ import type { LiveDb } from '../db/live-db.js';
 import { openDatabaseImage } from '../db/database-image.js';
 import { shadowWalPath } from '../layout.js';
 import { encodeLz4Frame } from '../lz4/frame.js';
+import { formatObjectLabel } from '../replica/object-label.js';
 import type { ShadowCursor } from '../shadow/shadow-wal.js';
 import type { ReplicaClient, SnapshotInfo } from '../replica/client.js';
 
@@ -27,6 +28,6 @@ export async function uploadSnapshot(
     end: cursor.end.offset,
     pageSize: cursor.header.pageSize,
   });
-  const snapshot = await client.writeSnapshot(cursor.generationId, cursor.index, encodeLz4Frame(image.chunks, image.size));
+  const snapshot = await client.writeSnapshot(cursor.generationId, cursor.index, encodeLz4Frame(image.chunks, image.size, formatObjectLabel({ generationId: cursor.generationId, index: cursor.index })));
   return { ...snapshot, databaseSize: image.size };
 }

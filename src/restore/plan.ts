@@ -28,7 +28,12 @@ export interface RestorePlan {
 export async function selectRestorePlan(client: ReplicaClient, target: RestoreTarget): Promise<RestorePlan | undefined> {
   const generationId = await pickGeneration(client, target);
   if (!generationId) return undefined;
-  const snapshots = (await client.listSnapshots(generationId)).filter((s) => isBeforeTarget(s, target));
+  const allSnapshots = await client.listSnapshots(generationId);
+  if (allSnapshots.length === 0) {
+    // Only WAL segments: its snapshot was lost (deleted, or a retention run killed half-way).
+    throw new WalsyncError('REPLICA_CORRUPT', `${client.url}/generations/${generationId}/: holds WAL segments but no snapshot to apply them to`);
+  }
+  const snapshots = allSnapshots.filter((s) => isBeforeTarget(s, target));
   const snapshot = snapshots[snapshots.length - 1];
   if (!snapshot) return undefined;
   const segments = (await client.listWalSegments(generationId)).filter((s) => s.index >= snapshot.index && isBeforeTarget(s, target));

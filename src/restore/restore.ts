@@ -15,6 +15,7 @@ import { pathExists, writeAll } from '../fsx/file-io.js';
 import { decodeLz4Frame } from '../lz4/frame.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../replica/client.js';
 import { snapshotKey, walSegmentKey } from '../replica/layout.js';
+import { expectLabel } from '../replica/object-label.js';
 import { selectRestorePlan } from './plan.js';
 import { readWalFileHeader, walkWalFile } from '../shadow/wal-file.js';
 import { chainStart } from '../wal/frames.js';
@@ -106,9 +107,10 @@ class ProgressCounter {
 function decode(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): Body {
   if ('offset' in object) {
     const name = `${client.url}/${walSegmentKey(object.generationId, object.index, object.offset)}`;
-    return decodeLz4Frame(client.readWalSegment(object.generationId, object.index, object.offset), name);
+    return decodeLz4Frame(client.readWalSegment(object.generationId, object.index, object.offset), name, expectLabel(object, name));
   }
-  return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), `${client.url}/${snapshotKey(object.generationId, object.index)}`);
+  const name = `${client.url}/${snapshotKey(object.generationId, object.index)}`;
+  return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), name, expectLabel({ generationId: object.generationId, index: object.index }, name));
 }
 
 async function writeStream(filePath: string, body: Body, progress: ProgressCounter): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { WalsyncError } from '../errors.js';
 import { syncToReplicas } from '../replication/sync-to-replicas.js';
 import { firstDifference } from './compare.js';
 import type { JobContext } from '../job/context.js';
@@ -16,7 +17,12 @@ export interface ReplicaVerification {
   readonly replica: string;
   readonly position: Pos;
   readonly difference?: string;
+  /** Why the replica does not restore at all (a damaged, missing or foreign object), naming the object. */
+  readonly restoreError?: string;
 }
+
+/** Restore failures that are the replica's inconsistency, not a failure of this run. */
+const REPLICA_FAULTS: ReadonlySet<string> = new Set(['REPLICA_CORRUPT', 'RESTORE_GAP', 'NO_BACKUPS', 'REPLICA_NOT_FOUND']);
 
 export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerification[]> {
   const synced = await syncToReplicas(ctx);
@@ -25,7 +31,13 @@ export async function verifyReplica(ctx: JobContext): Promise<ReplicaVerificatio
     const restoredPath = path.join(ctx.metaDir, 'verify.tmp');
     await removeDatabaseFiles(restoredPath);
     try {
-      await restore({ client: target.client, outputPath: restoredPath, generationId: synced.generationId });
+      try {
+        await restore({ client: target.client, outputPath: restoredPath, generationId: synced.generationId });
+      } catch (error) {
+        if (!(error instanceof WalsyncError) || !REPLICA_FAULTS.has(error.code)) throw error;
+        results.push({ replica: target.client.url, position: synced.replicas[i]!.position, restoreError: error.message });
+        continue;
+      }
       const restored = new Database(restoredPath, { readonly: true });
       try {
         const difference = firstDifference(

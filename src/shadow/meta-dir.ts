@@ -1,6 +1,6 @@
 /** The shadow directory, made if missing, and usable by this process. */
 import fs from 'node:fs/promises';
-import { WalsyncError, messageOf, systemErrorCode } from '../errors.js';
+import { WalsyncError, messageOf, systemErrorCode, unwrapFileError } from '../errors.js';
 import { makeDirDurable } from '../fsx/durable.js';
 import type { ShadowModes } from './permissions.js';
 
@@ -11,7 +11,8 @@ export async function prepareMetaDir(metaDir: string, modes: ShadowModes): Promi
       throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: it is not a directory`);
     }
     await fs.access(metaDir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch (error) {
+  } catch (thrown) {
+    const error = unwrapFileError(thrown);
     if (error instanceof WalsyncError) throw error;
     throw new WalsyncError('META_UNWRITABLE', `${metaDir}: cannot write the shadow directory: ${systemErrorCode(error) ?? messageOf(error)}`, {
       cause: error,

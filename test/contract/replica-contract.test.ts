@@ -196,7 +196,8 @@ for (const backend of backends) {
       const end = client.requests.snapshot();
       assert.equal(end.PUT - start.PUT, 1);
       assert.equal(end.LIST - start.LIST, 1);
-      assert.equal(end.GET - start.GET, 1);
+      // An S3 upload is confirmed with a HEAD (billed as a GET) before it counts as shipped.
+      assert.equal(end.GET - start.GET, backend.name === 's3' ? 2 : 1);
       assert.equal(end.DELETE - start.DELETE, 1);
       assert.equal(end.uploadedSize - start.uploadedSize, 5);
       assert.equal(end.downloadedSize - start.downloadedSize, 5);

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ReplicaClient } from '../../src/replica/client.js';
 import { openReplica } from '../../src/replica/url.js';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from './s3-server.js';
@@ -19,6 +19,8 @@ export interface ReplicaBackend {
   readonly url: string;
   readonly env: NodeJS.ProcessEnv;
   putRaw(key: string, bytes: Uint8Array): Promise<void>;
+  getRaw(key: string): Promise<Uint8Array>;
+  deleteRaw(key: string): Promise<void>;
 }
 
 export interface BackendKind {
@@ -38,6 +40,8 @@ export const fileBackend: BackendKind = {
         await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
         await fs.writeFile(path.join(root, key), bytes);
       },
+      getRaw: (key) => fs.readFile(path.join(root, key)),
+      deleteRaw: (key) => fs.rm(path.join(root, key)),
     };
   },
 };
@@ -61,6 +65,13 @@ export function s3Backend(onCleanup: (stop: () => Promise<void>) => void): Backe
         env,
         async putRaw(key, bytes) {
           await raw.send(new PutObjectCommand({ Bucket: S3_TEST_BUCKET, Key: `${prefix}/${key}`, Body: bytes }));
+        },
+        async getRaw(key) {
+          const object = await raw.send(new GetObjectCommand({ Bucket: S3_TEST_BUCKET, Key: `${prefix}/${key}` }));
+          return object.Body!.transformToByteArray();
+        },
+        async deleteRaw(key) {
+          await raw.send(new DeleteObjectCommand({ Bucket: S3_TEST_BUCKET, Key: `${prefix}/${key}` }));
         },
       };
     },

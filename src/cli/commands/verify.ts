@@ -33,12 +33,14 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo, jobs: JobRegist
   try {
     const { shadow, replicas, consistent } = await jobs.verify.run(ctx);
     const differing = replicas.filter((r) => r.difference !== undefined);
+    const unrestorable = replicas.filter((r) => r.restoreError !== undefined);
     if (args.json) {
       io.stdout(JSON.stringify({ ...shadow, consistent, replicas: replicas.map((r) => ({ ...r, position: formatPos(r.position) })) }));
       return consistent ? EXIT_OK : EXIT_INCONSISTENT;
     }
     const lines = shadow.problems.length > 0 ? verifyLines(shadow) : [];
     for (const r of differing) lines.push(`${r.replica}: restored at ${formatPos(r.position)} differs from ${ctx.db.dbPath}: ${r.difference}`);
+    for (const r of unrestorable) lines.push(`${r.replica}: does not restore to ${formatPos(r.position)}: ${r.restoreError}`);
     if (consistent) {
       io.stdout(verifyLines(shadow)[0]!);
       for (const r of replicas) io.stdout(`restores: ${r.replica} at ${formatPos(r.position)} equals ${ctx.db.dbPath}`);

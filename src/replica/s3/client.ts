@@ -66,7 +66,9 @@ export function createS3Client(settings: ResolvedS3Settings, counter: RequestCou
       const uploaded = Number((args.request as RawHttpMessage).headers['content-length'] ?? 0) || 0;
       try {
         const result = await next(args);
-        const downloaded = operation === 'GET' ? Number((result.response as RawHttpMessage).headers['content-length'] ?? 0) || 0 : 0;
+        // A HEAD's Content-Length is the object's size, not bytes received.
+        const hasBody = operation === 'GET' && !context.commandName?.startsWith('Head');
+        const downloaded = hasBody ? Number((result.response as RawHttpMessage).headers['content-length'] ?? 0) || 0 : 0;
         counter.add(operation, { uploaded, downloaded });
         return result;
       } catch (error) {

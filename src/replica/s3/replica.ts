@@ -8,15 +8,17 @@
  * every store lists in key order.
  */
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
 import { compareSegments } from '../client.js';
+import { WalsyncError } from '../../errors.js';
 import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from '../layout.js';
 import { RequestCounter } from '../request-counter.js';
-import { createS3Client } from './client.js';
-import { s3Failure } from './errors.js';
+import { S3_MAX_ATTEMPTS, createS3Client } from './client.js';
+import { isS3NotFound, s3Failure } from './errors.js';
 import type { ResolvedS3Settings } from './settings.js';
 import { formatS3Url } from './settings.js';
 
@@ -193,19 +195,57 @@ export class S3ReplicaClient implements ReplicaClient {
       stream.destroy();
       throw s3Failure(this.objectName(key), error);
     }
-    // S3's PUT answer carries no LastModified; asking for it would cost a request per object.
-    return { size, createdAt: new Date() };
+    return { size, createdAt: await this.confirmStored(key, size) };
   }
 
-  private async *getObject(key: string): Body {
-    const response = await this.call(key, (s3) => s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}` })));
-    const stream = response.Body as Readable;
+  /**
+   * A store's 200 is not proof it kept the object (a proxy or a gateway
+   * that lost the body, a bucket whose lifecycle removed it): ask for it
+   * before the segment counts as shipped. One HEAD per upload, billed as a
+   * GET, and it gives the object's real LastModified.
+   */
+  private async confirmStored(key: string, size: number): Promise<Date> {
+    let head;
     try {
-      for await (const chunk of stream) yield chunk as Uint8Array;
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}` }));
     } catch (error) {
+      if (isS3NotFound(error)) throw new WalsyncError('REPLICA_IO', `${this.objectName(key)}: the store acknowledged the upload but does not hold the object`);
       throw s3Failure(this.objectName(key), error);
-    } finally {
-      stream.destroy();
+    }
+    if (head.ContentLength !== size) {
+      throw new WalsyncError('REPLICA_IO', `${this.objectName(key)}: the store acknowledged ${size} bytes but holds ${head.ContentLength ?? 'no'} bytes`);
+    }
+    return head.LastModified ?? new Date();
+  }
+
+  /**
+   * The SDK retries a GET only until its headers arrive; a connection cut
+   * mid-body would fail a whole restore. So a body that breaks off is asked
+   * for again from the byte it reached, of the same object version (If-Match
+   * its ETag), with the SDK's attempts and backoff.
+   */
+  private async *getObject(key: string): Body {
+    let received = 0;
+    let etag: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const range = received > 0 ? `bytes=${received}-` : undefined;
+      const response = await this.call(key, (s3) =>
+        s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}`, Range: range, IfMatch: range ? etag : undefined })),
+      );
+      etag ??= response.ETag;
+      const stream = response.Body as Readable;
+      try {
+        for await (const chunk of stream) {
+          received += (chunk as Uint8Array).byteLength;
+          yield chunk as Uint8Array;
+        }
+        return;
+      } catch (error) {
+        if (attempt >= S3_MAX_ATTEMPTS) throw s3Failure(this.objectName(key), error);
+        await sleep(Math.random() * 100 * 2 ** attempt);
+      } finally {
+        stream.destroy();
+      }
     }
   }
 

@@ -10,7 +10,8 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { WalsyncError } from '../../../src/errors.js';
 import { loadLz4Codec } from '../../../src/lz4/codec.js';
-import { decodeLz4Frame, encodeLz4Frame, formatLz4FrameHeader, readLz4ContentSize } from '../../../src/lz4/frame.js';
+import { decodeLz4Frame, encodeLz4Frame, formatLz4FrameHeader, formatSkippableFrame, readLz4ContentSize } from '../../../src/lz4/frame.js';
+import { expectLabel, formatObjectLabel } from '../../../src/replica/object-label.js';
 
 async function* chunksOf(...buffers: Uint8Array[]): AsyncGenerator<Uint8Array> {
   yield* buffers;
@@ -81,5 +82,33 @@ describe('Concurrent frames', () => {
     }
     assert.deepEqual(await collect(decodeLz4Frame(chunksOf(Buffer.concat(firstParts)), 'first')), first);
     assert.deepEqual(await collect(decodeLz4Frame(chunksOf(Buffer.concat(secondParts)), 'second')), second);
+  });
+});
+
+describe('Skippable frames: the object label', () => {
+  const label = { generationId: '0123456789abcdef', index: 3, offset: 0x2000 };
+
+  it('a labelled frame decodes with lz4 -d and with walsync, which checks the label against the name', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content), content.length, formatObjectLabel(label)));
+    assert.ok(execFileSync('lz4', ['-d', '-c'], { input: frame, maxBuffer: 64 * 1024 * 1024 }).equals(content));
+    assert.ok((await collect(decodeLz4Frame(chunksOf(frame), 'same', expectLabel(label, 'same')))).equals(content));
+    assert.equal(await readLz4ContentSize(chunksOf(frame), 'same', expectLabel(label, 'same')), content.length);
+  });
+
+  it('a label naming another object fails the decode before any content, naming both', async () => {
+    const frame = await collect(encodeLz4Frame(chunksOf(content), content.length, formatObjectLabel(label)));
+    const elsewhere = { ...label, generationId: 'fedcba9876543210' };
+    await assert.rejects(
+      collect(decodeLz4Frame(chunksOf(frame), 'NAME', expectLabel(elsewhere, 'NAME'))),
+      (error: unknown) =>
+        error instanceof WalsyncError && error.code === 'REPLICA_CORRUPT' && error.message === 'NAME: holds generations/0123456789abcdef/wal/00000003_00002000.wal.lz4 (an object renamed into place)',
+    );
+  });
+
+  it('skippable frames that are not a walsync label, and frames without one, decode as before', async () => {
+    const plain = await collect(encodeLz4Frame(chunksOf(content)));
+    const foreign = Buffer.concat([formatSkippableFrame(Buffer.from('someone else')), plain]);
+    assert.ok((await collect(decodeLz4Frame(chunksOf(foreign), 'x', expectLabel(label, 'x')))).equals(content));
+    assert.ok((await collect(decodeLz4Frame(chunksOf(plain), 'x', expectLabel(label, 'x')))).equals(content));
   });
 });
