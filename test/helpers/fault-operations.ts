@@ -36,39 +36,41 @@ async function mustSucceed(args: string[]): Promise<CliResult> {
 /** The app writes on, a clean sync ships it, verify proves the replica, and a restore equals the app. */
 async function syncVerifyRestore(fault: FaultCase): Promise<void> {
   await fault.app.insert(30, { size: 300, perTx: 3 });
-  await mustSucceed(['sync', '--once', fault.dbPath, fault.replica]);
+  await mustSucceed(syncArgs(fault));
   const verified = await runCli(['verify', fault.dbPath, '--replica', fault.replica]);
   assert.equal(verified.code, 0, `verify after recovery: ${verified.stdout}${verified.stderr}`);
   await restoreEquals(fault.dir, fault.replica, fault.dbPath);
 }
 
+function syncArgs(fault: FaultCase): string[] {
+  return ['sync', '--once', fault.dbPath, fault.replica];
+}
+
+/** A case synced once, with commits since that the next operation has to take. */
+async function syncedCase(dir: string): Promise<FaultCase> {
+  const fault = await startCase(dir);
+  await fixedIdStep(syncArgs(fault), 1);
+  await fault.app.insert(30, { size: 300, perTx: 3 });
+  return fault;
+}
+
 export const firstSync: FaultOperation = {
   name: 'sync --once (first sync: new generation, snapshot)',
   prepare: startCase,
-  args: (fault) => ['sync', '--once', fault.dbPath, fault.replica],
+  args: syncArgs,
   recover: syncVerifyRestore,
 };
 
 export const nextSync: FaultOperation = {
   name: 'sync --once (next sync: shadow append, WAL segment)',
-  async prepare(dir) {
-    const fault = await startCase(dir);
-    await fixedIdStep(['sync', '--once', fault.dbPath, fault.replica], 1);
-    await fault.app.insert(30, { size: 300, perTx: 3 });
-    return fault;
-  },
-  args: (fault) => ['sync', '--once', fault.dbPath, fault.replica],
+  prepare: syncedCase,
+  args: syncArgs,
   recover: syncVerifyRestore,
 };
 
 export const snapshot: FaultOperation = {
   name: 'snapshot',
-  async prepare(dir) {
-    const fault = await startCase(dir);
-    await fixedIdStep(['sync', '--once', fault.dbPath, fault.replica], 1);
-    await fault.app.insert(30, { size: 300, perTx: 3 });
-    return fault;
-  },
+  prepare: syncedCase,
   args: (fault) => ['snapshot', fault.dbPath, fault.replica],
   async recover(fault) {
     await mustSucceed(['snapshot', fault.dbPath, fault.replica]);
@@ -100,10 +102,8 @@ export const retention: FaultOperation = {
 export const restore: FaultOperation = {
   name: 'restore',
   async prepare(dir) {
-    const fault = await startCase(dir);
-    await fixedIdStep(['sync', '--once', fault.dbPath, fault.replica], 1);
-    await fault.app.insert(30, { size: 300, perTx: 3 });
-    await fixedIdStep(['sync', '--once', fault.dbPath, fault.replica], 2);
+    const fault = await syncedCase(dir);
+    await fixedIdStep(syncArgs(fault), 2);
     return fault;
   },
   args: (fault) => ['restore', '-o', restoreOutput(fault), fault.replica],
