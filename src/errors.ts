@@ -76,6 +76,12 @@ export function systemErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The errno name of an operating-system error (EIO, ENOSPC); undefined for anything else, SQLite's and the SDK's codes included. */
+function errnoOf(error: unknown): string | undefined {
+  const code = systemErrorCode(error);
+  return code !== undefined && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
 /**
  * A Node system error (EIO, ENOSPC, EACCES...) met while working on
  * `filePath`, as one IO line naming that file: the error of a write or an
@@ -83,8 +89,8 @@ export function systemErrorCode(error: unknown): string | undefined {
  * through unchanged.
  */
 export function fileError(filePath: string, error: unknown): unknown {
-  const code = systemErrorCode(error);
-  if (error instanceof WalsyncError || code === undefined || !/^E[A-Z0-9]+$/.test(code)) return error;
+  const code = errnoOf(error);
+  if (error instanceof WalsyncError || code === undefined) return error;
   // "EIO: i/o error, write '/x'" → "i/o error, write"
   const description = messageOf(error).replace(/^E[A-Z0-9]+: /, '').replace(/ '.*$/, '');
   return new WalsyncError('IO', `${filePath}: ${code}: ${description}`, { cause: error });
@@ -92,7 +98,7 @@ export function fileError(filePath: string, error: unknown): unknown {
 
 /** The system error inside a fileError, for a caller that names the failure in its own terms; anything else as it is. */
 export function unwrapFileError(error: unknown): unknown {
-  return error instanceof WalsyncError && error.code === 'IO' && systemErrorCode(error.cause) !== undefined ? error.cause : error;
+  return error instanceof WalsyncError && error.code === 'IO' && errnoOf(error.cause) !== undefined ? error.cause : error;
 }
 
 /** Runs `action`, turning a system error into fileError(filePath). */
@@ -107,7 +113,7 @@ export async function onFile<T>(filePath: string, action: () => Promise<T>): Pro
 /** The code a log line or a status gives any thrown value: a WalsyncError's own, IO for a system error, else BUG. */
 export function codeOf(error: unknown): string {
   if (error instanceof WalsyncError) return error.code;
-  return /^E[A-Z0-9]+$/.test(systemErrorCode(error) ?? '') ? 'IO' : 'BUG';
+  return errnoOf(error) ? 'IO' : 'BUG';
 }
 
 export function isNotFound(error: unknown): boolean {
