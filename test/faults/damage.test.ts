@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { startApp, startAppInTempDir } from '../helpers/app.js';
 import { errorLines, runCli } from '../helpers/cli.js';
-import { restoreEquals } from '../helpers/daemon.js';
+import { configFor, restoreEquals, signalAndWait, startRun, waitFor } from '../helpers/daemon.js';
 import { fileBackend, s3Backend } from '../helpers/replica-backends.js';
 import type { BackendKind, ReplicaBackend } from '../helpers/replica-backends.js';
 import { NO_CHECKPOINT_FLAGS } from '../helpers/sync-once.js';
@@ -143,3 +143,27 @@ for (const kind of [fileBackend, s3Backend((stop) => cleanups.push(stop))]) {
     });
   });
 }
+
+describe('damage at rest under walsync run', () => {
+  it('a scheduled verify that cannot restore a damaged segment fails its job naming the object', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    for (let i = 0; i < 3; i++) {
+      await app.insert(80, { size: 300, perTx: 4 });
+      const synced = await runCli(['sync', '--once', ...NO_CHECKPOINT_FLAGS, dbPath, replica]);
+      assert.equal(synced.code, 0, synced.stderr);
+    }
+    const generation = fs.readdirSync(path.join(replica, 'generations'))[0]!;
+    const walDir = path.join(replica, 'generations', generation, 'wal');
+    const middle = fs.readdirSync(walDir).sort()[1]!;
+    const bytes = fs.readFileSync(path.join(walDir, middle));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    fs.writeFileSync(path.join(walDir, middle), bytes);
+    const run = await startRun(dir, configFor(dbPath, replica, '        verify-interval: 1s'));
+    t.after(() => run.child.kill('SIGKILL'));
+    await waitFor('the verify job to fail', () => /ERROR job failed .*job=verify/.test(run.stderr()), 30_000);
+    const failed = run.stderr().split('\n').find((line) => /ERROR job failed .*job=verify/.test(line))!;
+    assert.match(failed, new RegExp(`code=VERIFY_MISMATCH error=".*does not restore: .*${middle.replace('.', '\\.')}: LZ4 content checksum mismatch`));
+    await signalAndWait(run.child, run.done);
+  });
+});
