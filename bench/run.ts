@@ -55,7 +55,7 @@ async function buildBigWal(app: App, walPath: string): Promise<number> {
  * the snapshot itself (read, compress, write, fsync), without a process start.
  */
 async function inProcessSnapshot(dbPath: string, replica: string): Promise<{ ms: number; imageSize: number }> {
-  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicaUrls: [replica], lock: { role: 'one-shot', what: 'bench' } });
+  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicas: [{ location: replica }], lock: { role: 'one-shot', what: 'bench' } });
   try {
     await runSync(ctx);
     const start = process.hrtime.bigint();

@@ -23,7 +23,8 @@ export type WalsyncErrorCode =
   | 'OUTPUT_EXISTS'
   | 'NO_BACKUPS'
   | 'VERIFY_MISMATCH'
-  | 'JOBS_INVALID';
+  | 'JOBS_INVALID'
+  | 'AGE_KEY';
 
 export class WalsyncError extends Error {
   readonly code: WalsyncErrorCode;
@@ -59,6 +60,7 @@ const usageCodes: ReadonlySet<WalsyncErrorCode> = new Set([
   'META_UNWRITABLE',
   'SHADOW_MISSING',
   'OUTPUT_EXISTS',
+  'AGE_KEY',
 ]);
 
 export function exitCodeFor(error: unknown): number {

@@ -7,6 +7,7 @@ import type { JobContext, OpenJobContextOptions } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
+import type { AgeKeys } from '../replica/age/keys.js';
 
 export interface DbArgs {
   db?: string;
@@ -67,7 +68,7 @@ export function requireDb(args: DbArgs): string {
 export async function openFromArgs(
   args: DbArgs,
   log: Logger,
-  options: { switchToWal: boolean; replicaUrls?: readonly string[]; signal?: AbortSignal; lock: OpenJobContextOptions['lock'] },
+  options: { switchToWal: boolean; replicaUrls?: readonly string[]; age?: AgeKeys; signal?: AbortSignal; lock: OpenJobContextOptions['lock'] },
 ): Promise<JobContext> {
   const policy = policyFrom(args);
   const busyTimeoutMs = durationArg('busy-timeout', args['busy-timeout']);
@@ -77,7 +78,7 @@ export async function openFromArgs(
     busyTimeoutMs,
     log,
     switchToWal: options.switchToWal,
-    replicaUrls: options.replicaUrls,
+    replicas: options.replicaUrls?.map((location) => ({ location, age: options.age })),
     signal: options.signal,
     lock: options.lock,
   });

@@ -14,6 +14,8 @@ import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 import { DEFAULTS } from './defaults.js';
 import type { Raw } from './reader.js';
 import { Reader } from './reader.js';
+import type { AgeKeys } from '../replica/age/keys.js';
+import { isAgeIdentity, isAgeRecipient, readIdentityFile } from '../replica/age/keys.js';
 import type { ReplicaLocation } from '../replica/url.js';
 import type { S3ReplicaSettings } from '../replica/s3/settings.js';
 import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from '../replica/s3/settings.js';
@@ -36,6 +38,8 @@ export interface ReplicaConfig {
   readonly retentionCheckInterval: Schedule;
   /** Undefined: never verified on a schedule. */
   readonly verifyInterval?: Schedule;
+  /** Client-side encryption of every object (Litestream 0.3's `age`). */
+  readonly age?: AgeKeys;
 }
 
 export interface DbConfig {
@@ -94,7 +98,8 @@ const DIR_ONLY_KEYS = ['pattern', 'recursive', 'watch'];
 const PATH_ONLY_KEYS = ['meta-path', 'restore-if-db-not-exists'];
 const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
 const S3_KEYS = ['bucket', 'region', 'endpoint', 'force-path-style', 'access-key-id', 'secret-access-key', 'skip-verify'];
-const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', ...S3_KEYS];
+const AGE_KEYS = ['recipients', 'identities', 'identity-files'];
+const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', 'age', ...S3_KEYS];
 
 /** The config file to read: --config, else $WALSYNC_CONFIG, else ./walsync.yml. */
 export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -282,9 +287,47 @@ function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: st
         retentionMs: reader.duration(raw.retention, `${key}.retention`, DEFAULTS.replica.retention) ?? 0,
         retentionCheckInterval: reader.schedule(raw['retention-check-interval'], `${key}.retention-check-interval`, DEFAULTS.replica.retentionCheckInterval)!,
         verifyInterval: reader.schedule(raw['verify-interval'], `${key}.verify-interval`, undefined),
+        age: readAge(reader, raw.age, `${key}.age`, baseDir),
       },
     ];
   });
+}
+
+/**
+ * `age:` as Litestream 0.3 takes it (`recipients`, and `identities` as the
+ * key text, usually `${VAR}`), plus `identity-files`. walsync writes, so it
+ * needs recipients; identities let it read back (verify, restore). Keys are
+ * never echoed in a problem: an identity is a secret.
+ */
+function readAge(reader: Reader, value: unknown, key: string, baseDir: string): AgeKeys | undefined {
+  const raw = reader.object(value, key, AGE_KEYS);
+  if (!raw) return undefined;
+  const list = (name: string): { text: string; key: string }[] => {
+    const items = raw[name];
+    if (items === undefined) return [];
+    if (!Array.isArray(items)) {
+      reader.problem(`${key}.${name}`, 'must be a list');
+      return [];
+    }
+    return items.flatMap((item, i) => {
+      const text = reader.string(item, `${key}.${name}[${i}]`);
+      return text === undefined ? [] : [{ text: text.trim(), key: `${key}.${name}[${i}]` }];
+    });
+  };
+  const recipients = list('recipients');
+  for (const r of recipients) if (!isAgeRecipient(r.text)) reader.problem(r.key, 'is not an age recipient (age1…, as age-keygen prints it)');
+  if (recipients.length === 0) reader.problem(`${key}.recipients`, 'is missing: walsync encrypts every object it writes to these (age1…)');
+  const identities = list('identities');
+  for (const identity of identities) if (!isAgeIdentity(identity.text)) reader.problem(identity.key, 'is not an age identity (AGE-SECRET-KEY-1…)');
+  const fromFiles = list('identity-files').flatMap((file) => {
+    try {
+      return readIdentityFile(path.resolve(baseDir, file.text));
+    } catch (error) {
+      reader.problem(file.key, messageOf(error));
+      return [];
+    }
+  });
+  return { recipients: recipients.map((r) => r.text), identities: [...identities.map((identity) => identity.text), ...fromFiles] };
 }
 
 /** `type`, else s3 when the replica names a bucket or an s3:// URL (as Litestream infers it), else file. */

@@ -58,7 +58,7 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     busyTimeoutMs: db.busyTimeoutMs,
     log,
     switchToWal: true,
-    replicaUrls: db.replicas.map((replica) => replica.location),
+    replicas: db.replicas.map((replica) => ({ location: replica.location, age: replica.age })),
     lock: { role: 'daemon', what: 'run' },
   });
   const run: DbRun = {

@@ -59,10 +59,10 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
   };
 }
 
-async function describeReplica({ name, url, location }: ReplicaConfig, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
+async function describeReplica({ name, url, location, age }: ReplicaConfig, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
   if (!end) return { name, url };
   try {
-    const client = openReplica(location);
+    const client = openReplica(location, undefined, process.env, age);
     const { snapshots, walSegments } = await client.listGeneration(end.generationId);
     const position = await positionAfter(client, end.generationId, walSegments);
     const objects = [...snapshots, ...walSegments];

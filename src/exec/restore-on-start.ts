@@ -22,7 +22,7 @@ async function restoreFromFirstBackup(db: DbConfig, log: Logger): Promise<void> 
   for (const replica of db.replicas) {
     let result;
     try {
-      result = await restore({ client: openReplica(replica.location), outputPath: db.path, ifReplicaExists: true });
+      result = await restore({ client: openReplica(replica.location, undefined, process.env, replica.age), outputPath: db.path, ifReplicaExists: true });
     } catch (error) {
       throw new WalsyncError(error instanceof WalsyncError ? error.code : 'IO', `${db.path}: restore from replica ${replica.name} failed, so nothing was started: ${messageOf(error)}`, { cause: error });
     }

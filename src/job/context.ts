@@ -11,7 +11,7 @@ import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 import type { ShadowMark } from '../shadow/quiet.js';
 import type { ReplicaClient } from '../replica/client.js';
 import type { ReplicaMemory } from '../replication/replicate.js';
-import type { ReplicaLocation } from '../replica/url.js';
+import type { ReplicaSpec } from '../replica/url.js';
 import { openReplica } from '../replica/url.js';
 import type { DbLock, LockRole } from '../db/db-lock.js';
 import { acquireDbLock } from '../db/db-lock.js';
@@ -60,8 +60,8 @@ export interface OpenJobContextOptions {
   readonly log: Logger;
   /** Switch a rollback-journal database to WAL mode instead of refusing it (sync does, verify does not). */
   readonly switchToWal: boolean;
-  /** Replica URLs or directories, or S3 settings from a config file. */
-  readonly replicaUrls?: readonly ReplicaLocation[];
+  /** Replica URLs or directories, or S3 settings from a config file, with their age keys. */
+  readonly replicas?: readonly ReplicaSpec[];
   readonly signal?: AbortSignal;
   /** How this process holds the database's lock (src/db/db-lock.ts), and what it is doing, for another's refusal. */
   readonly lock: { readonly role: LockRole; readonly what: string };
@@ -94,8 +94,8 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
   };
   let replicas: ReplicaTarget[];
   try {
-    const replicaModes = options.replicaUrls?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
-    replicas = (options.replicaUrls ?? []).map((url) => ({ client: openReplica(url, replicaModes), memory: {} }));
+    const replicaModes = options.replicas?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
+    replicas = (options.replicas ?? []).map((spec) => ({ client: openReplica(spec.location, replicaModes, process.env, spec.age), memory: {} }));
   } catch (error) {
     await close();
     throw error;

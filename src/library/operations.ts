@@ -42,7 +42,7 @@ async function openOneShot(
   switchToWal: boolean,
   lock: OpenJobContextOptions['lock'],
 ): Promise<JobContext> {
-  return openJobContext(dbPath, { metaDir: options.metaDir, ...oneShotSettings(options), log, switchToWal, replicaUrls: options.replicas, lock });
+  return openJobContext(dbPath, { metaDir: options.metaDir, ...oneShotSettings(options), log, switchToWal, replicas: options.replicas?.map((location) => ({ location })), lock });
 }
 
 /** What a one-shot of the library runs with where its options say nothing. */

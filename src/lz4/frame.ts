@@ -8,12 +8,14 @@ import { WalsyncError } from '../errors.js';
 import type { Lz4Codec } from './codec.js';
 import { loadLz4Codec } from './codec.js';
 import { borrowBuffer, returnBuffer } from '../fsx/buffer-pool.js';
+import { identityNeeded } from '../replica/age/keys.js';
 
 export const LZ4_FRAME_MAGIC = 0x184d2204;
 /** Skippable frames use magics 0x184D2A50 to 0x184D2A5F; readers skip them. */
 const SKIPPABLE_MAGIC = 0x184d2a50;
 /** A skippable frame this large is damage, not a label. */
 const SKIPPABLE_MAX_SIZE = 64 * 1024;
+const AGE_MAGIC = new TextEncoder().encode('age-');
 const FLG_VERSION = 0x40;
 const FLG_BLOCK_INDEPENDENT = 0x20;
 const FLG_BLOCK_CHECKSUM = 0x10;
@@ -198,6 +200,10 @@ async function readFrameHeader(reader: ByteReader, codec: Lz4Codec, name: string
     if (payload.byteLength < size) throw corrupt(name, 'truncated LZ4 skippable frame');
     onSkippable?.(Uint8Array.from(payload));
     magic = Uint8Array.from(await reader.read(4));
+  }
+  if (AGE_MAGIC.every((byte, i) => magic[i] === byte)) {
+    // A replica encrypted with age (age-encryption.org/v1), opened without its keys.
+    throw identityNeeded(name);
   }
   let head = concat(magic, await reader.read(3));
   let parsed = parseLz4FrameHeader(head, codec);

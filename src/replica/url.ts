@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WalsyncError } from '../errors.js';
+import { AgeReplicaClient } from './age/age-replica.js';
+import type { AgeKeys } from './age/keys.js';
 import type { ReplicaClient } from './client.js';
 import type { FileReplicaOptions } from './file.js';
 import { FileReplicaClient } from './file.js';
@@ -15,7 +17,19 @@ import { isS3Url, parseS3Url, resolveS3Settings } from './s3/settings.js';
 /** A replica URL or directory, or the settings of a `type: s3` replica from a config file. */
 export type ReplicaLocation = string | S3ReplicaSettings;
 
-export function openReplica(location: ReplicaLocation, options?: FileReplicaOptions, env: NodeJS.ProcessEnv = process.env): ReplicaClient {
+/** A replica as a job opens it: where it is, and the age keys of its objects when it is encrypted. */
+export interface ReplicaSpec {
+  readonly location: ReplicaLocation;
+  readonly age?: AgeKeys;
+}
+
+/** A client for `location`; with `age`, one that encrypts what it writes and decrypts what it reads. */
+export function openReplica(location: ReplicaLocation, options?: FileReplicaOptions, env: NodeJS.ProcessEnv = process.env, age?: AgeKeys): ReplicaClient {
+  const client = openStore(location, options, env);
+  return age ? new AgeReplicaClient(client, age) : client;
+}
+
+function openStore(location: ReplicaLocation, options: FileReplicaOptions | undefined, env: NodeJS.ProcessEnv): ReplicaClient {
   if (typeof location !== 'string') return new LazyS3ReplicaClient(resolveS3Settings(location, env));
   const url = location;
   if (isS3Url(url)) return new LazyS3ReplicaClient(resolveS3Settings(parseS3Url(url), env));

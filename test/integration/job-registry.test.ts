@@ -61,7 +61,7 @@ describe('job registry', () => {
       busyTimeoutMs: 5000,
       log: silentLogger,
       switchToWal: true,
-      replicaUrls: [path.join(dir, 'replica')],
+      replicas: [{ location: path.join(dir, 'replica') }],
       lock: { role: 'one-shot', what: 'test' },
     });
     t.after(() => opened.close());

@@ -124,7 +124,7 @@ describe('S3 replica', () => {
     const env = server.env();
     // In process, as `walsync run` does: one sync per transaction, each shipping one segment.
     const ctx = await withEnv(env, () =>
-      openJobContext(dbPath, { policy: DEFAULT_CHECKPOINT_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true, replicaUrls: [replica], lock: { role: 'one-shot', what: 'test' } }),
+      openJobContext(dbPath, { policy: DEFAULT_CHECKPOINT_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: true, replicas: [{ location: replica }], lock: { role: 'one-shot', what: 'test' } }),
     );
     try {
       for (let round = 0; round < 1030; round++) {

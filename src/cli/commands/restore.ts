@@ -6,8 +6,10 @@ import { restore } from '../../restore/restore.js';
 import { openReplica } from '../../replica/url.js';
 import { formatIndex, isGenerationId } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';
+import type { AgeArgs } from '../age-option.js';
+import { ageFromArgs, withAgeOptions } from '../age-option.js';
 
-export interface RestoreArgs {
+export interface RestoreArgs extends AgeArgs {
   replica?: string;
   output?: string;
   generation?: string;
@@ -19,7 +21,7 @@ export interface RestoreArgs {
 }
 
 export function restoreBuilder<T>(yargs: Argv<T>) {
-  return yargs
+  return withAgeOptions(yargs, { write: false })
     .positional('replica', { type: 'string', describe: 'Replica to restore from: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('output', { alias: 'o', type: 'string', describe: 'Path of the restored database (must not exist)' })
     .option('generation', { type: 'string', describe: 'Generation to restore (default: the newest)' })
@@ -42,7 +44,7 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
   const timestamp = args.timestamp === undefined ? undefined : parseTimestamp(args.timestamp);
   const showProgress = !args.json && io.isTerminal;
   const result = await restore({
-    client: openReplica(args.replica),
+    client: openReplica(args.replica, undefined, process.env, ageFromArgs(args)),
     outputPath: args.output,
     generationId: args.generation,
     index: args.index,

@@ -8,11 +8,13 @@ import type { Logger } from '../../log.js';
 import type { DbArgs } from '../common.js';
 import { durationArg, openFromArgs, withDbOptions } from '../common.js';
 import type { CliIo } from '../io.js';
+import type { AgeArgs } from '../age-option.js';
+import { ageFromArgs, withAgeOptions } from '../age-option.js';
 import { watchNpmLauncher } from '../../exec/launcher.js';
 import { warnIfBelowNormalPriority } from '../priority.js';
 import { syncSummaryJson, syncSummaryText } from '../output.js';
 
-export interface SyncArgs extends DbArgs {
+export interface SyncArgs extends DbArgs, AgeArgs {
   replicas?: string[];
   once: boolean;
   interval: string;
@@ -20,7 +22,7 @@ export interface SyncArgs extends DbArgs {
 }
 
 export function syncBuilder<T>(yargs: Argv<T>) {
-  return withDbOptions(yargs)
+  return withAgeOptions(withDbOptions(yargs), { write: true })
     .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
     .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir, s3://bucket/prefix or a directory path' })
     .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
@@ -33,6 +35,7 @@ export async function syncCommand(args: SyncArgs, io: CliIo, jobs: JobRegistry):
   const ctx = await openFromArgs(args, io.log, {
     switchToWal: true,
     replicaUrls: args.replicas,
+    age: ageFromArgs(args),
     signal: stop.signal,
     lock: args.once ? { role: 'one-shot', what: 'sync --once' } : { role: 'daemon', what: 'sync --interval' },
   });

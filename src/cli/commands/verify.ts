@@ -10,15 +10,17 @@ import { formatPos } from '../../wal/pos.js';
 import type { DbArgs } from '../common.js';
 import { openFromArgs, withDbOptions } from '../common.js';
 import type { CliIo } from '../io.js';
+import type { AgeArgs } from '../age-option.js';
+import { ageFromArgs, withAgeOptions } from '../age-option.js';
 import { verifyLines } from '../output.js';
 
-export interface VerifyArgs extends DbArgs {
+export interface VerifyArgs extends DbArgs, AgeArgs {
   replica?: string[];
   json: boolean;
 }
 
 export function verifyBuilder<T>(yargs: Argv<T>) {
-  return withDbOptions(yargs)
+  return withAgeOptions(withDbOptions(yargs), { write: true })
     .positional('db', { type: 'string', describe: 'SQLite database walsync syncs' })
     .option('replica', { type: 'string', array: true, describe: 'Also restore this replica and compare it with the database' });
 }
@@ -28,6 +30,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo, jobs: JobRegist
   const ctx = await openFromArgs(args, io.log, {
     switchToWal: replicaUrls.length > 0,
     replicaUrls,
+    age: ageFromArgs(args),
     lock: { role: 'one-shot-if-synced', what: 'verify' },
   });
   try {
