@@ -3,7 +3,8 @@
  * other's replicas, next to a python3 app (another SQLite build) writing
  * the database: several generations, several WAL indexes made by each
  * tool's own checkpoints, a schema change, updates and deletes, a blob of
- * several MB; file replicas and S3 (s3rver) for walsync's side.
+ * several MB; file replicas and S3 (s3rver) for walsync's side; and
+ * replicas encrypted with age, each way.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { collect, runCli } from '../helpers/cli.js';
@@ -199,3 +201,68 @@ async function markGenerations(server: S3Server, prefix: string, generations: st
   }
   client.destroy();
 }
+
+describe('age-encrypted replicas, both ways', () => {
+  async function keys(dir: string): Promise<{ identity: string; recipient: string; file: string }> {
+    const identity = await generateX25519Identity();
+    const file = path.join(dir, 'age.key');
+    await fs.writeFile(file, `${identity}\n`, { mode: 0o600 });
+    return { identity, recipient: await identityToRecipient(identity), file };
+  }
+
+  function ageConfig(dbPath: string, replica: string, key: { identity: string; recipient: string }, extra = ''): string {
+    return [
+      'dbs:',
+      `  - path: ${dbPath}`,
+      extra,
+      '    replicas:',
+      `      - url: file://${replica}`,
+      '        sync-interval: 500ms',
+      '        age:',
+      `          recipients: [${key.recipient}]`,
+      `          identities: ["${key.identity}"]`,
+      '',
+    ]
+      .filter((line) => line !== '')
+      .join('\n');
+  }
+
+  it('a walsync replica encrypted with age restores with litestream restore and the same identity', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { kind: 'python', autocheckpoint: 0 });
+    const key = await keys(dir);
+    const replica = path.join(dir, 'replica');
+    const run = await startRun(dir, `${ageConfig(dbPath, replica, key, '    checkpoint:\n      min-pages: 64')}\n`);
+    await busyWrites(app);
+    await schemaChangeAndBlob(app);
+    await busyWrites(app);
+    const result = await signalAndWait(run.child, run.done);
+    assert.equal(result.code, 0, result.stderr);
+    const configPath = path.join(dir, 'litestream.yml');
+    await fs.writeFile(configPath, ageConfig(dbPath, replica, key));
+    const out = path.join(dir, 'litestream-restored.db');
+    await litestreamRestore(['-config', configPath, '-o', out, dbPath]);
+    assertSameDatabase(out, dbPath);
+  });
+
+  it('a Litestream replica encrypted with age restores with walsync restore --age-identity', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { kind: 'python', autocheckpoint: 0 });
+    const key = await keys(dir);
+    const replica = path.join(dir, 'replica');
+    const configPath = path.join(dir, 'litestream.yml');
+    await fs.writeFile(configPath, ageConfig(dbPath, replica, key, '    min-checkpoint-page-count: 64'));
+    const replicate = spawn(litestream, ['replicate', '-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = collect(replicate, 120_000);
+    await sleep(1000);
+    await busyWrites(app);
+    await schemaChangeAndBlob(app);
+    await busyWrites(app);
+    await sleep(1500);
+    replicate.kill('SIGTERM');
+    const result = await done;
+    assert.ok(result.code === 0 || result.signal === 'SIGTERM', result.stderr);
+    const out = path.join(dir, 'walsync-restored.db');
+    const restored = await runCli(['restore', '-o', out, '--age-identity', key.file, replica]);
+    assert.equal(restored.code, 0, restored.stderr);
+    assertSameDatabase(out, dbPath);
+  });
+});
