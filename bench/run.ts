@@ -11,6 +11,8 @@
  *  (g) app commit throughput with `walsync run` active vs without, and for
  *      reference beside the least a WAL backup does (bench/wal-tailer.ts)
  *  (s) `walsync run`'s stop, SIGTERM to exit with its final sync, beside a busy app, vs docker stop's 10 s grace
+ *  (age) the 1 GiB database's snapshot and restore with age encryption on vs off (bench/remote.ts)
+ *  (sftp) its snapshot upload and restore over SFTP to a local sshd vs a file replica (bench/remote.ts)
  *  (fleet) one walsync run over a dir: entry of 1,000 databases (FLEET_SIZES): first snapshots, idle CPU, memory, descriptors, commit-to-replica lag (bench/fleet.ts)
  *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
  */
@@ -23,11 +25,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startApp } from '../test/helpers/app.js';
 import type { App } from '../test/helpers/app.js';
 import { cliPath } from '../test/helpers/cli.js';
-import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job/context.js';
 import { silentLogger } from '../src/log.js';
 import { fleetFigures } from './fleet.js';
+import { HUGE_POLICY, inProcessSnapshot } from './in-process.js';
+import { ageFigures, sftpFigures } from './remote.js';
 import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';
 import type { Figure } from './figure.js';
@@ -37,7 +40,6 @@ import type { RunTarget } from './daemons.js';
 const MiB = 1024 * 1024;
 const WAL_TARGET_SIZE = 260 * MiB;
 const NO_CHECKPOINTS = ['--checkpoint-min-pages', '100000000', '--checkpoint-truncate-pages', '100000000', '--checkpoint-idle-interval', '0'];
-const HUGE_POLICY = { minPageCount: 100_000_000, truncatePageCount: 100_000_000, idleIntervalMs: 0 };
 
 function bestOf(times: number, run: () => number): number {
   let best = Infinity;
@@ -48,23 +50,6 @@ function bestOf(times: number, run: () => number): number {
 async function buildBigWal(app: App, walPath: string): Promise<number> {
   while (fs.statSync(walPath).size < WAL_TARGET_SIZE) await app.insert(5000, { size: 4000, perTx: 250 });
   return fs.statSync(walPath).size;
-}
-
-/**
- * The snapshot job in this process, after a sync that left nothing to ship:
- * the snapshot itself (read, compress, write, fsync), without a process start.
- */
-async function inProcessSnapshot(dbPath: string, replica: string): Promise<{ ms: number; imageSize: number }> {
-  const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicas: [{ location: replica }], lock: { role: 'one-shot', what: 'bench' } });
-  try {
-    await runSync(ctx);
-    const start = process.hrtime.bigint();
-    const { snapshots } = await runSnapshot(ctx);
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    return { ms, imageSize: snapshots[0]!.databaseSize };
-  } finally {
-    await ctx.close();
-  }
 }
 
 /** The library's sync, in this process: the copy itself, without a process start. */
@@ -159,7 +144,7 @@ async function replicaFigures(dir: string): Promise<Figure[]> {
       timed('sync', []);
       lz4Ms = Math.min(lz4Ms, timed('sh', ['-c', 'lz4 -q -f "$1" "$2" && sync "$2"', 'sh', dbPath, lz4Out]).ms);
       timed('sync', []);
-      const inProcess = await inProcessSnapshot(dbPath, replica);
+      const inProcess = await inProcessSnapshot(dbPath, { location: replica });
       if (inProcess.ms < snapshot.ms) snapshot = inProcess;
     }
     fs.rmSync(lz4Out);
@@ -350,6 +335,8 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   c: async (dir) => [await commitThroughput(dir), await commitThroughput(dir, 0)],
   e: replicaFigures,
   s3: s3Figures,
+  age: ageFigures,
+  sftp: sftpFigures,
   f: async (dir) => [await idleRunCpu(dir)],
   g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
   s: async (dir) => [await stopTime(dir)],

@@ -24,7 +24,8 @@ export type WalsyncErrorCode =
   | 'NO_BACKUPS'
   | 'VERIFY_MISMATCH'
   | 'JOBS_INVALID'
-  | 'AGE_KEY';
+  | 'AGE_KEY'
+  | 'HOST_KEY';
 
 export class WalsyncError extends Error {
   readonly code: WalsyncErrorCode;
@@ -61,6 +62,7 @@ const usageCodes: ReadonlySet<WalsyncErrorCode> = new Set([
   'SHADOW_MISSING',
   'OUTPUT_EXISTS',
   'AGE_KEY',
+  'HOST_KEY',
 ]);
 
 export function exitCodeFor(error: unknown): number {

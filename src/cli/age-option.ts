@@ -7,6 +7,8 @@
  */
 import type { Argv } from 'yargs';
 import { WalsyncError } from '../errors.js';
+import { secretFileWarning } from '../fsx/secret-file.js';
+import type { Logger } from '../log.js';
 import type { AgeKeys } from '../replica/age/keys.js';
 import { isAgeRecipient, readIdentityFile } from '../replica/age/keys.js';
 
@@ -26,14 +28,18 @@ export function withAgeOptions<T>(yargs: Argv<T>, { write }: { write: boolean })
   return withIdentity.option('age-recipient', { type: 'string', describe: 'age recipient (age1…) to encrypt every object to (repeatable)' });
 }
 
-/** The keys the flags name; undefined when none are given (a plain replica). */
-export function ageFromArgs(args: AgeArgs, env: NodeJS.ProcessEnv = process.env): AgeKeys | undefined {
+/** The keys the flags name; undefined when none are given (a plain replica). An identity file others can read is a warning. */
+export function ageFromArgs(args: AgeArgs, log: Logger, env: NodeJS.ProcessEnv = process.env): AgeKeys | undefined {
   const recipients = listOf(args['age-recipient']);
   for (const recipient of recipients) {
     if (!isAgeRecipient(recipient)) throw new WalsyncError('USAGE', `--age-recipient: ${JSON.stringify(recipient)} is not an age recipient (age1…)`);
   }
   const files = args['age-identity'] === undefined ? listOf(env.WALSYNC_AGE_IDENTITY || undefined) : listOf(args['age-identity']);
   const identities = files.flatMap((file) => readIdentityFile(file));
+  for (const file of files) {
+    const warning = secretFileWarning(file);
+    if (warning) log.warn('age identity file readable by others', { warning });
+  }
   return recipients.length === 0 && identities.length === 0 ? undefined : { recipients, identities };
 }
 

@@ -8,6 +8,7 @@ import { openJobContext } from '../job/context.js';
 import type { Logger } from '../log.js';
 import type { CheckpointPolicy } from '../shadow/checkpoint.js';
 import type { AgeKeys } from '../replica/age/keys.js';
+import { warnOfLooseKeyFile } from './replica-arg.js';
 
 export interface DbArgs {
   db?: string;
@@ -71,6 +72,7 @@ export async function openFromArgs(
   options: { switchToWal: boolean; replicaUrls?: readonly string[]; age?: AgeKeys; signal?: AbortSignal; lock: OpenJobContextOptions['lock'] },
 ): Promise<JobContext> {
   const policy = policyFrom(args);
+  for (const url of options.replicaUrls ?? []) warnOfLooseKeyFile(url, log);
   const busyTimeoutMs = durationArg('busy-timeout', args['busy-timeout']);
   return openJobContext(requireDb(args), {
     metaDir: args['meta-path'],

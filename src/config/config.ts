@@ -19,8 +19,10 @@ import { isAgeIdentity, isAgeRecipient, readIdentityFile } from '../replica/age/
 import type { ReplicaLocation } from '../replica/url.js';
 import type { S3ReplicaSettings } from '../replica/s3/settings.js';
 import { checkS3Settings, formatS3Url, isS3Url, normalizeKeyPrefix, parseS3Url } from '../replica/s3/settings.js';
+import type { SftpReplicaSettings } from '../replica/sftp/settings.js';
+import { checkSftpSettings, formatSftpUrl, isSftpUrl, normalizeRemotePath, parseSftpUrl, splitHostPort } from '../replica/sftp/settings.js';
 
-export type ReplicaType = 'file' | 's3';
+export type ReplicaType = 'file' | 's3' | 'sftp';
 
 /** When a job runs: every so long, or on a cron pattern (croner syntax, seconds allowed). */
 export type Schedule = { readonly kind: 'interval'; readonly ms: number; readonly text: string } | { readonly kind: 'cron'; readonly pattern: string };
@@ -80,6 +82,8 @@ export interface Config {
   /** Jobs run at once over every database (`max-concurrent-jobs`). */
   readonly maxConcurrentJobs: number;
   readonly metrics: { readonly perDb: boolean };
+  /** Allowed but unwise (a key file others can read), for whoever runs the config to print. */
+  readonly warnings: readonly string[];
 }
 
 export interface HealthConfig {
@@ -98,8 +102,11 @@ const DIR_ONLY_KEYS = ['pattern', 'recursive', 'watch'];
 const PATH_ONLY_KEYS = ['meta-path', 'restore-if-db-not-exists'];
 const CHECKPOINT_KEYS = ['min-pages', 'truncate-pages', 'idle-interval'];
 const S3_KEYS = ['bucket', 'region', 'endpoint', 'force-path-style', 'access-key-id', 'secret-access-key', 'skip-verify'];
+const SFTP_KEYS = ['host', 'user', 'password', 'key-path', 'host-key', 'host-key-path'];
 const AGE_KEYS = ['recipients', 'identities', 'identity-files'];
-const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', 'age', ...S3_KEYS];
+const REPLICA_KEYS = ['type', 'path', 'url', 'name', 'sync-interval', 'snapshot-interval', 'retention', 'retention-check-interval', 'verify-interval', 'age', ...S3_KEYS, ...SFTP_KEYS];
+/** Keys that belong to one replica type: any other type refuses them. */
+const TYPE_KEYS: Record<ReplicaType, readonly string[]> = { file: [], s3: S3_KEYS, sftp: SFTP_KEYS };
 
 /** The config file to read: --config, else $WALSYNC_CONFIG, else ./walsync.yml. */
 export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -134,7 +141,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const { dbs, dirs } = readDbs(reader, top.dbs, path.dirname(file));
   checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs, metrics };
+  return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs, metrics, warnings: reader.warnings };
 }
 
 function readHealth(reader: Reader, top: Raw): HealthConfig {
@@ -173,9 +180,10 @@ function checkNothingShared(reader: Reader, dbs: readonly DbConfig[]): void {
   });
 }
 
-/** A file replica's directory or an S3 replica's URL; undefined when its location was already reported as broken. */
+/** A file replica's directory or an S3 or SFTP replica's URL; undefined when its location was already reported as broken. */
 function replicaIdentity(replica: ReplicaConfig): string | undefined {
-  if (replica.type === 's3') return typeof replica.location !== 'string' && replica.location.bucket ? replica.url : undefined;
+  if (replica.type === 's3') return typeof replica.location !== 'string' && 'bucket' in replica.location && replica.location.bucket ? replica.url : undefined;
+  if (replica.type === 'sftp') return typeof replica.location !== 'string' && 'host' in replica.location && replica.location.host ? replica.url : undefined;
   if (!replica.url) return undefined;
   try {
     return replica.url.startsWith('file://') ? fileURLToPath(replica.url) : replica.url;
@@ -272,7 +280,12 @@ function readReplicas(reader: Reader, value: unknown, dbKey: string, baseDir: st
     const raw = reader.object(item, key, REPLICA_KEYS);
     if (!raw) return [];
     const type = readReplicaType(reader, raw, key);
-    const { url, location } = type === 's3' ? readS3Location(reader, raw, key) : readFileLocation(reader, raw, key, baseDir);
+    for (const other of Object.keys(TYPE_KEYS) as ReplicaType[]) {
+      if (other === type) continue;
+      for (const name of TYPE_KEYS[other]) if (raw[name] !== undefined) reader.problem(`${key}.${name}`, `only applies to type: ${other}`);
+    }
+    const { url, location } =
+      type === 's3' ? readS3Location(reader, raw, key) : type === 'sftp' ? readSftpLocation(reader, raw, key, baseDir) : readFileLocation(reader, raw, key, baseDir);
     const name = reader.string(raw.name, `${key}.name`) ?? type;
     if (names.has(name)) reader.problem(`${key}.name`, `${JSON.stringify(name)} is already the name of another replica of this database`);
     names.add(name);
@@ -320,8 +333,11 @@ function readAge(reader: Reader, value: unknown, key: string, baseDir: string): 
   const identities = list('identities');
   for (const identity of identities) if (!isAgeIdentity(identity.text)) reader.problem(identity.key, 'is not an age identity (AGE-SECRET-KEY-1…)');
   const fromFiles = list('identity-files').flatMap((file) => {
+    const filePath = path.resolve(baseDir, file.text);
     try {
-      return readIdentityFile(path.resolve(baseDir, file.text));
+      const identities = readIdentityFile(filePath);
+      reader.secretFile(file.key, filePath);
+      return identities;
     } catch (error) {
       reader.problem(file.key, messageOf(error));
       return [];
@@ -330,20 +346,23 @@ function readAge(reader: Reader, value: unknown, key: string, baseDir: string): 
   return { recipients: recipients.map((r) => r.text), identities: [...identities.map((identity) => identity.text), ...fromFiles] };
 }
 
-/** `type`, else s3 when the replica names a bucket or an s3:// URL (as Litestream infers it), else file. */
+/** `type`, else what the URL's scheme or a bucket says (as Litestream infers it), else file. */
 function readReplicaType(reader: Reader, raw: Raw, key: string): ReplicaType {
   const type = reader.string(raw.type, `${key}.type`);
-  if (type === undefined) return raw.bucket !== undefined || (typeof raw.url === 'string' && isS3Url(raw.url)) ? 's3' : 'file';
-  if (type === 'file' || type === 's3') return type;
-  reader.problem(`${key}.type`, `${JSON.stringify(type)} is not a replica type this version has (file, s3)`);
+  if (type === undefined) {
+    if (raw.bucket !== undefined || (typeof raw.url === 'string' && isS3Url(raw.url))) return 's3';
+    return typeof raw.url === 'string' && isSftpUrl(raw.url) ? 'sftp' : 'file';
+  }
+  if (type === 'file' || type === 's3' || type === 'sftp') return type;
+  reader.problem(`${key}.type`, `${JSON.stringify(type)} is not a replica type this version has (file, s3, sftp)`);
   return 'file';
 }
 
 function readFileLocation(reader: Reader, raw: Raw, key: string, baseDir: string): { url: string; location: string } {
-  for (const name of S3_KEYS) if (raw[name] !== undefined) reader.problem(`${key}.${name}`, 'only applies to type: s3');
   const given = reader.string(raw.path, `${key}.path`) ?? reader.string(raw.url, `${key}.url`);
   if (!given) reader.problem(`${key}.path`, 'is missing (a directory, or url: file:///dir)');
   if (given && isS3Url(given)) reader.problem(`${key}.type`, `is file, but ${given} is an S3 URL (use type: s3)`);
+  if (given && isSftpUrl(given)) reader.problem(`${key}.type`, 'is file, but the url is an sftp:// URL (use type: sftp)');
   const url = given && !given.includes('://') ? path.resolve(baseDir, given) : (given ?? '');
   return { url, location: url };
 }
@@ -381,4 +400,50 @@ function readS3Location(reader: Reader, raw: Raw, key: string): { url: string; l
     if (at !== 'bucket' || base) reader.problem(`${key}.${at}`, what);
   }
   return { url: formatS3Url(settings), location: settings };
+}
+
+/**
+ * An SFTP replica from `url: sftp://user@host:port/path` or from `host`
+ * (with an optional `:port`), `user` and `path`, as Litestream takes them;
+ * the other keys add to either. Passwords and keys are never echoed.
+ */
+function readSftpLocation(reader: Reader, raw: Raw, key: string, baseDir: string): { url: string; location: SftpReplicaSettings } {
+  const url = reader.string(raw.url, `${key}.url`);
+  let base: SftpReplicaSettings | undefined;
+  if (url !== undefined) {
+    if (raw.host !== undefined || raw.path !== undefined) reader.problem(`${key}.url`, 'give either url or host and path, not both');
+    try {
+      // The config is not on the command line: a password in its url stays out of process listings.
+      base = parseSftpUrl(url, { passwordAllowed: true });
+    } catch (error) {
+      reader.problem(`${key}.url`, messageOf(error));
+    }
+  } else {
+    const hostText = reader.string(raw.host, `${key}.host`);
+    const hostPort = hostText === undefined ? undefined : splitHostPort(hostText);
+    if (hostText === undefined) reader.problem(`${key}.host`, 'is missing (host or host:port, or url: sftp://user@host:port/path)');
+    else if (!hostPort) reader.problem(`${key}.host`, `${JSON.stringify(hostText)} is not a host or host:port`);
+    base = { host: hostPort?.host ?? '', port: hostPort?.port, user: '', path: normalizeRemotePath(reader.string(raw.path, `${key}.path`) ?? '') };
+  }
+  const localPath = (name: string) => {
+    const value = reader.string(raw[name], `${key}.${name}`);
+    return value === undefined ? undefined : path.resolve(baseDir, value);
+  };
+  const settings: SftpReplicaSettings = {
+    host: base?.host ?? '',
+    port: base?.port,
+    user: reader.string(raw.user, `${key}.user`) ?? base?.user ?? '',
+    path: base?.path ?? '',
+    password: reader.string(raw.password, `${key}.password`) ?? base?.password,
+    keyPath: localPath('key-path') ?? (base?.keyPath && path.resolve(baseDir, base.keyPath)),
+    hostKey: reader.string(raw['host-key'], `${key}.host-key`) ?? base?.hostKey,
+    hostKeyPath: localPath('host-key-path') ?? (base?.hostKeyPath && path.resolve(baseDir, base.hostKeyPath)),
+  };
+  for (const problem of checkSftpSettings(settings)) {
+    const [at, what] = [problem.slice(0, problem.indexOf(':')), problem.slice(problem.indexOf(':') + 2)];
+    // A missing or unparseable host was reported above.
+    if (at !== 'host') reader.problem(`${key}.${at}`, what);
+  }
+  if (settings.keyPath !== undefined) reader.secretFile(`${key}.key-path`, settings.keyPath);
+  return { url: formatSftpUrl(settings), location: settings };
 }

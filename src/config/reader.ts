@@ -3,9 +3,11 @@
  * problem collected (never thrown) as `file: key.path: what`, so that one
  * run reports them all.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
-import { messageOf } from '../errors.js';
+import { messageOf, systemErrorCode } from '../errors.js';
+import { secretFileWarning } from '../fsx/secret-file.js';
 import type { Schedule } from './config.js';
 import { parseDuration } from './duration.js';
 
@@ -14,6 +16,8 @@ export type Raw = Record<string, unknown>;
 /** Collects problems while reading the raw document, each as `file: key.path: what`. */
 export class Reader {
   readonly problems: string[] = [];
+  /** What is allowed but unwise (a key file others can read): the config loads, and whoever runs it prints these. */
+  readonly warnings: string[] = [];
 
   constructor(
     private readonly file: string,
@@ -22,6 +26,18 @@ export class Reader {
 
   problem(key: string, message: string): void {
     this.problems.push(`${path.basename(this.file)}: ${key}: ${message}`);
+  }
+
+  /** A file of secrets named at `key`: one that cannot be read is a problem, one that others can read a warning. */
+  secretFile(key: string, filePath: string): void {
+    try {
+      fs.accessSync(filePath, fs.constants.R_OK);
+    } catch (error) {
+      this.problem(key, `${filePath}: cannot be read (${systemErrorCode(error) ?? messageOf(error)})`);
+      return;
+    }
+    const warning = secretFileWarning(filePath);
+    if (warning) this.warnings.push(`${path.basename(this.file)}: ${key}: ${warning}`);
   }
 
   object(value: unknown, key: string, allowed: readonly string[]): Raw | undefined {

@@ -7,7 +7,7 @@
  * symbolic links are not followed, as Litestream does not follow them.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
+import path, { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import picomatch from 'picomatch';
 import type { Config, DbConfig, DirConfig, ReplicaConfig } from '../config/config.js';
@@ -15,6 +15,7 @@ import { messageOf, systemErrorCode } from '../errors.js';
 import { isMetaDirName } from '../layout.js';
 import type { Logger } from '../log.js';
 import { formatS3Url } from '../replica/s3/settings.js';
+import { formatSftpUrl } from '../replica/sftp/settings.js';
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
@@ -102,12 +103,34 @@ export function dbConfigFor(entry: DirConfig, dbPath: string): DbConfig {
 
 function replicaFor(replica: ReplicaConfig, relative: string): ReplicaConfig {
   if (typeof replica.location !== 'string') {
-    const location = { ...replica.location, path: [replica.location.path, relative.split(path.sep).join('/')].filter(Boolean).join('/') };
+    const remote = relative.split(path.sep).join('/');
+    if ('host' in replica.location) {
+      const location = { ...replica.location, path: replica.location.path ? posix.join(replica.location.path, remote) : remote };
+      return { ...replica, location, url: formatSftpUrl(location) };
+    }
+    const location = { ...replica.location, path: [replica.location.path, remote].filter(Boolean).join('/') };
     return { ...replica, location, url: formatS3Url(location) };
   }
   const base = replica.location.startsWith('file://') ? fileURLToPath(replica.location) : replica.location;
   const joined = path.join(base, relative);
   return { ...replica, location: joined, url: joined };
+}
+
+/**
+ * The config of the database at `dbPath` (absolute), whether it exists or
+ * not: listed by path, else under a directory entry whose pattern takes its
+ * name (a restore recreates a tenant's database that is gone).
+ */
+export function dbConfigNamed(config: Config, dbPath: string): DbConfig | undefined {
+  const listed = config.dbs.find((db) => db.path === dbPath);
+  if (listed) return listed;
+  for (const entry of config.dirs) {
+    const relative = path.relative(entry.dir, dbPath);
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) continue;
+    if (!entry.recursive && relative.includes(path.sep)) continue;
+    if (matcherFor(entry)(path.basename(dbPath))) return dbConfigFor(entry, dbPath);
+  }
+  return undefined;
 }
 
 /**

@@ -33,14 +33,18 @@ export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, positio
 const WRITE_BEHIND_SIZE = 4 * 1024 * 1024 + 64 * 1024;
 
 /**
- * Writes a stream of chunks from `position` on with one write in flight while
+ * Writes a stream of chunks from `position` on (to a file, a remote handle) with one write in flight while
  * the next chunks are made, so the producer's work (compressing, hashing,
  * reading) overlaps the disk instead of waiting for it. A chunk is only valid
  * until the next one is asked for, so chunks are copied into one of two
  * buffers; small ones (an LZ4 block's size word) ride along with the next
  * instead of costing a write each. Returns the bytes written.
  */
-export async function writeChunksBehind(handle: fs.FileHandle, chunks: AsyncIterable<Uint8Array>, position = 0): Promise<number> {
+export async function writeChunksBehind(
+  write: (bytes: Uint8Array, position: number) => Promise<void>,
+  chunks: AsyncIterable<Uint8Array>,
+  position = 0,
+): Promise<number> {
   return withBuffers([WRITE_BEHIND_SIZE, WRITE_BEHIND_SIZE], async (buffers) => {
     let turn = 0;
     let filled = 0;
@@ -51,7 +55,7 @@ export async function writeChunksBehind(handle: fs.FileHandle, chunks: AsyncIter
       await inFlight;
       if (failure) throw failure.error;
       // Caught here, so a write that fails while the next chunk is being made is not an unhandled rejection.
-      inFlight = writeAll(handle, buffers[turn]!.subarray(0, filled), at).catch((error: unknown) => {
+      inFlight = write(buffers[turn]!.subarray(0, filled), at).catch((error: unknown) => {
         failure = { error };
       });
       at += filled;

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode, unwrapFileError } from '../errors.js';
 import { makeDirDurable, removeTmpFiles, writeFileAtomic } from '../fsx/durable.js';
-import { readFileChunks, writeChunksBehind } from '../fsx/file-io.js';
+import { readFileChunks, writeAll, writeChunksBehind } from '../fsx/file-io.js';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
 import { RequestCounter } from './request-counter.js';
@@ -130,7 +130,7 @@ export class FileReplicaClient implements ReplicaClient {
     const target = this.pathOf(key);
     return this.io(key, async () => {
       await makeDirDurable(path.dirname(target), this.options.dirMode);
-      await writeFileAtomic(target, this.options.fileMode, (handle) => writeChunksBehind(handle, body));
+      await writeFileAtomic(target, this.options.fileMode, (handle) => writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), body));
       const stats = await fs.stat(target);
       this.requests.add('PUT', { uploaded: stats.size });
       return { size: stats.size, createdAt: stats.mtime };

@@ -1,6 +1,7 @@
 /**
  * Turns the replica a user names — `file:///abs/dir`, a directory path,
- * `s3://bucket/prefix?…`, or the S3 settings of a config file — into a client.
+ * `s3://bucket/prefix?…`, `sftp://user@host/path?…`, or the S3 or SFTP settings
+ * of a config file — into a client.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +14,12 @@ import { FileReplicaClient } from './file.js';
 import { LazyS3ReplicaClient } from './s3/lazy.js';
 import type { S3ReplicaSettings } from './s3/settings.js';
 import { isS3Url, parseS3Url, resolveS3Settings } from './s3/settings.js';
+import { SftpReplicaClient } from './sftp/replica.js';
+import type { SftpReplicaSettings } from './sftp/settings.js';
+import { isSftpUrl, parseSftpUrl, resolveSftpSettings } from './sftp/settings.js';
 
-/** A replica URL or directory, or the settings of a `type: s3` replica from a config file. */
-export type ReplicaLocation = string | S3ReplicaSettings;
+/** A replica URL or directory, or the settings of a `type: s3` or `type: sftp` replica from a config file. */
+export type ReplicaLocation = string | S3ReplicaSettings | SftpReplicaSettings;
 
 /** A replica as a job opens it: where it is, and the age keys of its objects when it is encrypted. */
 export interface ReplicaSpec {
@@ -30,9 +34,12 @@ export function openReplica(location: ReplicaLocation, options?: FileReplicaOpti
 }
 
 function openStore(location: ReplicaLocation, options: FileReplicaOptions | undefined, env: NodeJS.ProcessEnv): ReplicaClient {
-  if (typeof location !== 'string') return new LazyS3ReplicaClient(resolveS3Settings(location, env));
+  if (typeof location !== 'string') {
+    return 'host' in location ? new SftpReplicaClient(resolveSftpSettings(location, env)) : new LazyS3ReplicaClient(resolveS3Settings(location, env));
+  }
   const url = location;
   if (isS3Url(url)) return new LazyS3ReplicaClient(resolveS3Settings(parseS3Url(url), env));
+  if (isSftpUrl(url)) return new SftpReplicaClient(resolveSftpSettings(parseSftpUrl(url, { passwordAllowed: false }), env));
   if (url.startsWith('file:')) {
     let root: string;
     try {
@@ -43,7 +50,7 @@ function openStore(location: ReplicaLocation, options: FileReplicaOptions | unde
     return new FileReplicaClient(root, options);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme (use file:///absolute/dir, s3://bucket/prefix or a directory path)`);
+    throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme (use file:///absolute/dir, s3://bucket/prefix, sftp://user@host/path or a directory path)`);
   }
   return new FileReplicaClient(path.resolve(url), options);
 }

@@ -1,14 +1,14 @@
 /**
  * The replica contract (../shared/spec/replica-format.md, "Replica layout"):
- * one suite, run against every backend — a directory and a real S3 server
- * on 127.0.0.1 — through the ReplicaClient interface the rest of walsync uses.
+ * one suite, run against every backend — a directory, a real S3 server and a
+ * real OpenSSH sshd on 127.0.0.1 — through the ReplicaClient interface the rest of walsync uses.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { Body } from '../../src/replica/client.js';
 import type { BackendKind } from '../helpers/replica-backends.js';
-import { fileBackend, s3Backend } from '../helpers/replica-backends.js';
+import { fileBackend, s3Backend, sftpBackend } from '../helpers/replica-backends.js';
 
 const GENERATION = '0123456789abcdef';
 const OTHER_GENERATION = 'fedcba9876543210';
@@ -43,7 +43,7 @@ async function* largeBody(size: number, hash: ReturnType<typeof createHash>): Bo
 
 const cleanups: (() => Promise<void>)[] = [];
 after(() => Promise.all(cleanups.map((cleanup) => cleanup())));
-const backends: BackendKind[] = [fileBackend, s3Backend((stop) => cleanups.push(stop))];
+const backends: BackendKind[] = [fileBackend, s3Backend((stop) => cleanups.push(stop)), sftpBackend((stop) => cleanups.push(stop))];
 
 for (const backend of backends) {
   describe(`${backend.name} replica contract`, () => {

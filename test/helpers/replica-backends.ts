@@ -11,6 +11,8 @@ import type { ReplicaClient } from '../../src/replica/client.js';
 import { openReplica } from '../../src/replica/url.js';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from './s3-server.js';
 import type { S3Server } from './s3-server.js';
+import type { SshServer } from './sshd.js';
+import { startSshServer } from './sshd.js';
 import { tempDir } from './tmp.js';
 
 export interface ReplicaBackend {
@@ -24,7 +26,7 @@ export interface ReplicaBackend {
 }
 
 export interface BackendKind {
-  readonly name: 'file' | 's3';
+  readonly name: 'file' | 's3' | 'sftp';
   open(t: TestContext): Promise<ReplicaBackend>;
 }
 
@@ -47,6 +49,31 @@ export const fileBackend: BackendKind = {
 };
 
 let prefixCount = 0;
+
+/** One sshd for a whole suite (started on first use, stopped by `onCleanup`), a fresh directory per test; raw objects are put straight into the served directory. */
+export function sftpBackend(onCleanup: (stop: () => Promise<void>) => void): BackendKind {
+  let server: SshServer | undefined;
+  return {
+    name: 'sftp',
+    async open() {
+      server ??= await startSshServer(onCleanup);
+      const dir = `contract-${process.pid}-${++prefixCount}`;
+      const root = path.join(server.home, dir);
+      const url = server.url(dir);
+      return {
+        client: openReplica(url),
+        url,
+        env: process.env,
+        async putRaw(key, bytes) {
+          await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
+          await fs.writeFile(path.join(root, key), bytes);
+        },
+        getRaw: (key) => fs.readFile(path.join(root, key)),
+        deleteRaw: (key) => fs.rm(path.join(root, key)),
+      };
+    },
+  };
+}
 
 /** One server for a whole suite (started on first use, stopped by `onCleanup`), a fresh key prefix per test. */
 export function s3Backend(onCleanup: (stop: () => Promise<void>) => void): BackendKind {

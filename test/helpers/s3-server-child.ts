@@ -4,7 +4,9 @@
  * OpenSSL 3 disables by default). Prints `{"port"}` once listening, then one
  * JSON line per request it receives, so tests can count what reached it.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 
 interface S3rverInstance {
@@ -14,8 +16,29 @@ interface S3rverInstance {
 
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
 
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>;
+}
+
 const { port, directory, buckets } = JSON.parse(process.argv[2]!) as { port: number; directory: string; buckets: string[] };
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver') as S3rverConstructor;
+
+/**
+ * s3rver answers a PUT once its bytes have passed its hashing stream, before
+ * the file stream under it has written them, so a HEAD right after can see a
+ * short object (walsync HEADs every upload). S3 is read-after-write
+ * consistent: the test server answers once the object is whole on disk.
+ */
+const store = (require('s3rver/lib/stores/filesystem') as { prototype: FilesystemStore }).prototype;
+const putObject = store.putObject;
+store.putObject = async function (this: FilesystemStore, object) {
+  const stored = await putObject.call(this, object);
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  while (fs.statSync(objectPath).size < stored.size) await sleep(1);
+  return stored;
+};
 const server = new S3rver({
   address: '127.0.0.1',
   port,

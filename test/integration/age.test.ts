@@ -20,6 +20,7 @@ import type { CliResult } from '../helpers/cli.js';
 import { restoreEquals, signalAndWait, startRun, waitFor } from '../helpers/daemon.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import type { S3Server } from '../helpers/s3-server.js';
+import { dumpTables } from '../helpers/shadow.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MARKER = 'plaintext-marker-7f3a9c';
@@ -200,6 +201,92 @@ describe('age-encrypted replicas', () => {
       'walsync: CONFIG_INVALID: walsync.yml: dbs[0].replicas[1].age.recipients: is missing: walsync encrypts every object it writes to these (age1…)',
       `walsync: CONFIG_INVALID: walsync.yml: dbs[0].replicas[1].age.identity-files[0]: ${badFile}: line 1 is not an age identity (AGE-SECRET-KEY-1…)`,
     ]);
+  });
+
+  it('restore --config F DB_PATH: from the first replica the config names, with its age keys, to DB_PATH by default', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const keys = await keyPair(dir, 'config-restore');
+    await app.exec(`CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('${MARKER}');`);
+    await app.insert(50, { size: 300, perTx: 10 });
+    const replica = path.join(dir, 'replica');
+    const synced = await cli(['sync', '--once', '--age-recipient', keys.recipient, dbPath, replica]);
+    assert.equal(synced.code, 0, synced.stderr);
+    const config = path.join(dir, 'walsync.yml');
+    const lost = path.join(dir, 'lost', 'app.db');
+    fs.writeFileSync(
+      config,
+      [
+        'dbs:',
+        `  - path: ${lost}`,
+        '    replicas:',
+        `      - path: ${replica}`,
+        '        age:',
+        `          recipients: [${keys.recipient}]`,
+        `          identity-files: [${keys.file}]`,
+        `      - path: ${path.join(dir, 'second')}`,
+        '        name: second',
+        '',
+      ].join('\n'),
+    );
+    fs.mkdirSync(path.dirname(lost));
+    const restored = await cli(['restore', '--config', config, lost]);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, new RegExp(`^restored ${lost} from file://${replica} `));
+    assert.deepEqual(dumpTables(lost), dumpTables(dbPath));
+    const again = await cli(['restore', '--config', config, lost]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(errorLines(again.stderr)[0]!, /^walsync: OUTPUT_EXISTS: /);
+    const elsewhere = path.join(dir, 'elsewhere.db');
+    const withOutput = await cli(['restore', '--config', config, '-o', elsewhere, lost]);
+    assert.equal(withOutput.code, 0, withOutput.stderr);
+    assert.deepEqual(dumpTables(elsewhere), dumpTables(dbPath));
+    const unknown = await cli(['restore', '--config', config, path.join(dir, 'other.db')]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.deepEqual(errorLines(unknown.stderr), [`walsync: USAGE: ${path.join(dir, 'other.db')}: not a database walsync.yml names (by path, or under a dir entry)`]);
+  });
+
+  it('listings and retention take --age-identity; a malformed recipient, an unreadable identity file and identities without recipients are one line each', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const keys = await keyPair(dir, 'flags');
+    const replica = path.join(dir, 'replica');
+    await app.insert(50, { size: 300, perTx: 10 });
+    assert.equal((await cli(['sync', '--once', '--age-recipient', keys.recipient, dbPath, replica])).code, 0);
+    for (const command of ['generations', 'snapshots', 'wal']) {
+      const listed = await cli([command, '--age-identity', keys.file, replica]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout.trim().split('\n').length, 2, listed.stdout);
+    }
+    const kept = await cli(['retention', '--retention', '1h', '--age-identity', keys.file, replica]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /kept 1 snapshot\(s\)/);
+
+    const malformed = await cli(['sync', '--once', '--age-recipient', 'age1nope', dbPath, replica]);
+    assert.equal(malformed.code, 2, malformed.stderr);
+    assert.deepEqual(errorLines(malformed.stderr), ['walsync: USAGE: --age-recipient: "age1nope" is not an age recipient (age1…)']);
+    const unreadable = path.join(dir, 'unreadable.key');
+    fs.mkdirSync(unreadable);
+    const cannotRead = await cli(['restore', '-o', path.join(dir, 'out.db'), '--age-identity', unreadable, replica]);
+    assert.equal(cannotRead.code, 2, cannotRead.stderr);
+    assert.deepEqual(errorLines(cannotRead.stderr), [`walsync: USAGE: ${unreadable}: cannot read the age identity file: EISDIR: illegal operation on a directory, read`]);
+    const missing = await cli(['generations', '--age-identity', path.join(dir, 'missing.key'), replica]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(errorLines(missing.stderr)[0]!, /^walsync: USAGE: .*missing\.key: cannot read the age identity file: ENOENT/);
+    await app.insert(10, { size: 300, perTx: 10 });
+    const noRecipient = await cli(['sync', '--once', '--age-identity', keys.file, dbPath, replica]);
+    assert.equal(noRecipient.code, 2, noRecipient.stderr);
+    assert.match(errorLines(noRecipient.stderr)[0]!, /^walsync: AGE_KEY: .*replica\/generations\/[0-9a-f]{16}\/wal\/\S+: this replica has age identities but no recipients to encrypt to/);
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith('out.db')), []);
+  });
+
+  it('an identity file other users can read is a warning line, and the command goes on', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const keys = await keyPair(dir, 'loose');
+    fs.chmodSync(keys.file, 0o644);
+    await app.insert(20, { size: 300, perTx: 10 });
+    const replica = path.join(dir, 'replica');
+    const synced = await cli(['sync', '--once', '--age-recipient', keys.recipient, '--age-identity', keys.file, dbPath, replica]);
+    assert.equal(synced.code, 0, synced.stderr);
+    assert.match(synced.stderr, new RegExp(`WARN age identity file readable by others warning="${keys.file} holds a secret but other users can reach it \\(mode 0644\\): chmod 600 ${keys.file}"`));
   });
 
   it('no output of these tests holds an identity', () => {

@@ -2,25 +2,28 @@
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
 import { listAllSnapshots, listAllWalSegments, listGenerationSummaries } from '../../replica/listing.js';
-import { openReplica } from '../../replica/url.js';
 import { formatIndex } from '../../wal/pos.js';
+import type { AgeArgs } from '../age-option.js';
+import { ageFromArgs, withAgeOptions } from '../age-option.js';
 import type { CliIo } from '../io.js';
+import { openReplicaArg } from '../replica-arg.js';
 
-export interface ListArgs {
+export interface ListArgs extends AgeArgs {
   replica?: string;
   generation?: string;
   json: boolean;
 }
 
 export function listBuilder<T>(yargs: Argv<T>) {
-  return yargs
-    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir, s3://bucket/prefix or a directory path' })
+  // Listings read names, not contents; the identity is taken (and checked) as Litestream's listings take the config's.
+  return withAgeOptions(yargs, { write: false })
+    .positional('replica', { type: 'string', describe: 'Replica: file:///abs/dir, s3://bucket/prefix, sftp://user@host/path or a directory path' })
     .option('generation', { type: 'string', describe: 'Only this generation' });
 }
 
 export async function listCommand(what: 'generations' | 'snapshots' | 'wal', args: ListArgs, io: CliIo): Promise<number> {
   if (!args.replica) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to list');
-  const client = openReplica(args.replica);
+  const client = openReplicaArg(args.replica, io.log, ageFromArgs(args, io.log));
   let rows: Record<string, string | number>[];
   if (what === 'generations') {
     rows = (await listGenerationSummaries(client))

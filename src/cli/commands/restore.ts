@@ -1,6 +1,14 @@
-/** `walsync restore -o OUT [--generation G] [--index N | --timestamp T] [--if-db-not-exists] [--if-replica-exists] REPLICA_URL` */
+/**
+ * `walsync restore -o OUT [--generation G] [--index N | --timestamp T] [--if-db-not-exists] [--if-replica-exists] REPLICA_URL`,
+ * or, like `litestream restore -config F DB_PATH`, `walsync restore --config F [-o OUT] DB_PATH`:
+ * from the first replica the config names for that database, with its age keys and credentials.
+ */
+import path from 'node:path';
 import type { Argv } from 'yargs';
+import { loadConfig } from '../../config/config.js';
+import { dbConfigNamed } from '../../daemon/discovery.js';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
+import type { ReplicaClient } from '../../replica/client.js';
 import type { RestoreProgress } from '../../restore/restore.js';
 import { restore } from '../../restore/restore.js';
 import { openReplica } from '../../replica/url.js';
@@ -8,9 +16,12 @@ import { formatIndex, isGenerationId } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';
 import type { AgeArgs } from '../age-option.js';
 import { ageFromArgs, withAgeOptions } from '../age-option.js';
+import { openReplicaArg } from '../replica-arg.js';
 
 export interface RestoreArgs extends AgeArgs {
+  /** The replica's URL, or with --config the database's path. */
   replica?: string;
+  config?: string;
   output?: string;
   generation?: string;
   index?: number;
@@ -22,8 +33,12 @@ export interface RestoreArgs extends AgeArgs {
 
 export function restoreBuilder<T>(yargs: Argv<T>) {
   return withAgeOptions(yargs, { write: false })
-    .positional('replica', { type: 'string', describe: 'Replica to restore from: file:///abs/dir, s3://bucket/prefix or a directory path' })
-    .option('output', { alias: 'o', type: 'string', describe: 'Path of the restored database (must not exist)' })
+    .positional('replica', {
+      type: 'string',
+      describe: 'Replica to restore from: file:///abs/dir, s3://bucket/prefix, sftp://user@host/path or a directory path; with --config, the database path',
+    })
+    .option('config', { type: 'string', describe: 'Restore DB_PATH from the first replica this config file names for it' })
+    .option('output', { alias: 'o', type: 'string', describe: 'Path of the restored database (must not exist; with --config, default: DB_PATH)' })
     .option('generation', { type: 'string', describe: 'Generation to restore (default: the newest)' })
     .option('index', { type: 'number', describe: 'Restore up to the end of this WAL index' })
     .option('timestamp', { type: 'string', describe: 'Restore to this moment (RFC 3339)' })
@@ -33,8 +48,6 @@ export function restoreBuilder<T>(yargs: Argv<T>) {
 }
 
 export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<number> {
-  if (!args.replica) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to restore from');
-  if (!args.output) throw new WalsyncError('USAGE', '-o/--output: missing the path to restore to');
   if (args.generation !== undefined && !isGenerationId(args.generation)) {
     throw new WalsyncError('USAGE', `--generation: ${JSON.stringify(args.generation)} is not a generation (16 lowercase hex digits)`);
   }
@@ -42,10 +55,11 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     throw new WalsyncError('USAGE', `--index: ${args.index} is not a WAL index`);
   }
   const timestamp = args.timestamp === undefined ? undefined : parseTimestamp(args.timestamp);
+  const { client, outputPath } = args.config === undefined ? fromUrl(args, io) : await fromConfig(args.config, args, io);
   const showProgress = !args.json && io.isTerminal;
   const result = await restore({
-    client: openReplica(args.replica, undefined, process.env, ageFromArgs(args)),
-    outputPath: args.output,
+    client,
+    outputPath,
     generationId: args.generation,
     index: args.index,
     timestamp,
@@ -65,11 +79,32 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     io.stdout(JSON.stringify({ restored: true, output: result.outputPath, generation: plan.generationId, snapshotIndex: plan.snapshot.index, lastIndex, bytes: result.byteCount }));
   } else {
     io.stdout(
-      `restored ${result.outputPath} from ${args.replica} generation=${plan.generationId} snapshot=${formatIndex(plan.snapshot.index)} ` +
+      `restored ${result.outputPath} from ${client.url} generation=${plan.generationId} snapshot=${formatIndex(plan.snapshot.index)} ` +
         `through-index=${formatIndex(lastIndex)} bytes=${result.byteCount}`,
     );
   }
   return EXIT_OK;
+}
+
+function fromUrl(args: RestoreArgs, io: CliIo): { client: ReplicaClient; outputPath: string } {
+  if (!args.replica) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to restore from');
+  if (!args.output) throw new WalsyncError('USAGE', '-o/--output: missing the path to restore to');
+  return { client: openReplicaArg(args.replica, io.log, ageFromArgs(args, io.log)), outputPath: args.output };
+}
+
+/** The database's first replica in the config, with its keys; identities from --age-identity add to the config's. */
+async function fromConfig(file: string, args: RestoreArgs, io: CliIo): Promise<{ client: ReplicaClient; outputPath: string }> {
+  if (!args.replica) throw new WalsyncError('USAGE', 'DB_PATH: missing the database to restore (with --config)');
+  const config = await loadConfig(path.resolve(file));
+  for (const warning of config.warnings) io.log.warn('config warning', { warning });
+  const dbPath = path.resolve(args.replica);
+  const db = dbConfigNamed(config, dbPath);
+  if (!db) throw new WalsyncError('USAGE', `${dbPath}: not a database ${path.basename(config.file)} names (by path, or under a dir entry)`);
+  const [replica] = db.replicas;
+  if (!replica) throw new WalsyncError('USAGE', `${path.basename(config.file)}: ${dbPath} has no replicas to restore from`);
+  const extra = ageFromArgs(args, io.log);
+  const age = replica.age && extra ? { ...replica.age, identities: [...replica.age.identities, ...extra.identities] } : (replica.age ?? extra);
+  return { client: openReplica(replica.location, undefined, process.env, age), outputPath: args.output ?? dbPath };
 }
 
 function parseTimestamp(text: string): Date {

@@ -44,6 +44,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: 
   const exec = args.exec ?? config.exec;
   const appArgv = exec === undefined ? undefined : parseExecCommand(exec, args.exec === undefined ? `${file}: exec` : '--exec');
   const log = loggerFor(config, json);
+  for (const warning of config.warnings) log.warn('config warning', { warning });
   // Taken from here on and held until the runner can act on them: a signal that came while the
   // databases were being opened would otherwise meet Node's default action and kill walsync.
   const signals = holdSignals(io, appArgv ? FORWARDED_SIGNALS : [...STOP_SIGNALS, 'SIGHUP']);
@@ -156,7 +157,9 @@ function loggerFor(config: Config, json: boolean): Logger {
 
 async function reload(file: string, log: Logger): Promise<Config | undefined> {
   try {
-    return await loadConfig(file);
+    const next = await loadConfig(file);
+    for (const warning of next.warnings) log.warn('config warning', { warning });
+    return next;
   } catch (error) {
     const problems = error instanceof ConfigError ? error.problems : [messageOf(error)];
     for (const problem of problems) log.error('config reload refused; the old config keeps running', { problem });

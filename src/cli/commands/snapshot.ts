@@ -22,7 +22,7 @@ export function snapshotBuilder<T>(yargs: Argv<T>) {
 
 export async function snapshotCommand(args: SnapshotArgs, io: CliIo, jobs: JobRegistry): Promise<number> {
   if (!args.replicas?.length) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to write the snapshot to');
-  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas, age: ageFromArgs(args), lock: { role: 'one-shot', what: 'snapshot' } });
+  const ctx = await openFromArgs(args, io.log, { switchToWal: true, replicaUrls: args.replicas, age: ageFromArgs(args, io.log), lock: { role: 'one-shot', what: 'snapshot' } });
   try {
     const result = await jobs.snapshot.run(ctx);
     for (const snapshot of result.snapshots) {

@@ -24,7 +24,7 @@ export interface SyncArgs extends DbArgs, AgeArgs {
 export function syncBuilder<T>(yargs: Argv<T>) {
   return withAgeOptions(withDbOptions(yargs), { write: true })
     .positional('db', { type: 'string', describe: 'SQLite database in WAL mode' })
-    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir, s3://bucket/prefix or a directory path' })
+    .positional('replicas', { type: 'string', array: true, describe: 'Replicas to ship to: file:///abs/dir, s3://bucket/prefix, sftp://user@host/path or a directory path' })
     .option('once', { type: 'boolean', default: false, describe: 'Sync once and exit' })
     .option('interval', { type: 'string', default: DEFAULTS.replica.syncInterval, describe: 'Time between syncs when not --once' });
 }
@@ -35,7 +35,7 @@ export async function syncCommand(args: SyncArgs, io: CliIo, jobs: JobRegistry):
   const ctx = await openFromArgs(args, io.log, {
     switchToWal: true,
     replicaUrls: args.replicas,
-    age: ageFromArgs(args),
+    age: ageFromArgs(args, io.log),
     signal: stop.signal,
     lock: args.once ? { role: 'one-shot', what: 'sync --once' } : { role: 'daemon', what: 'sync --interval' },
   });

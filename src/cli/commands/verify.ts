@@ -30,7 +30,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo, jobs: JobRegist
   const ctx = await openFromArgs(args, io.log, {
     switchToWal: replicaUrls.length > 0,
     replicaUrls,
-    age: ageFromArgs(args),
+    age: ageFromArgs(args, io.log),
     lock: { role: 'one-shot-if-synced', what: 'verify' },
   });
   try {

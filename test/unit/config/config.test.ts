@@ -1,9 +1,16 @@
 /** The configuration file: defaults in one place, every problem reported at once with file and key path. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/config.js';
 import { DEFAULTS } from '../../../src/config/defaults.js';
 import { problemsOf } from '../../helpers/config-problems.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+/** A throwaway age key pair, for configs that must parse. */
+const AGE_IDENTITY = 'AGE-SECRET-KEY-1D95DQMNAEKW0C7XQ2V25YG50ELKUL3JY5S79M09SAL4Y7N0MQNMSKUY2E9';
+const AGE_RECIPIENT = 'age1thugyse3tugl3ctwm59gd49nanmqk7slqed4yjmrwgdlzjk8us8s7f7wvp';
 
 describe('configuration', () => {
   it('fills every default and resolves paths against the config file', () => {
@@ -94,12 +101,12 @@ describe('configuration', () => {
     assert.deepEqual(problemsOf('logging:\n  level: info\n'), ['walsync.yml: dbs: must list at least one database']);
     assert.match(problemsOf('dbs: [\n')[0]!, /^walsync\.yml: line \d+: /);
     assert.deepEqual(problemsOf('dbs:\n  - path: /a.db\n    replicas:\n      - type: gcs\n        path: x\n'), [
-      'walsync.yml: dbs[0].replicas[0].type: "gcs" is not a replica type this version has (file, s3)',
+      'walsync.yml: dbs[0].replicas[0].type: "gcs" is not a replica type this version has (file, s3, sftp)',
     ]);
   });
 });
 
-describe('configuration of S3 replicas', () => {
+describe('configuration of S3 and SFTP replicas', () => {
   it('reads bucket, path and the connection keys, with credentials from ${VAR}', () => {
     const config = parseConfig(
       [
@@ -173,6 +180,117 @@ describe('configuration of S3 replicas', () => {
       'walsync.yml: dbs[0].replicas[3].bucket: only applies to type: s3',
     ]);
     assert.match(problems[1]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.url: s3:\/\/\?region=x: /);
+  });
+
+  it('reads an SFTP replica from Litestream\'s keys (host with its port, user, password or key-path, path) and from an sftp:// URL', (t) => {
+    const dir = tempDir(t);
+    fs.mkdirSync(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, 'keys', 'id_ed25519'), 'key', { mode: 0o600 });
+    const config = parseConfig(
+      [
+        'dbs:',
+        '  - path: /data/app.db',
+        '    replicas:',
+        '      - type: sftp',
+        '        host: backup.example:2222',
+        '        user: walsync',
+        '        password: ${SFTP_PASSWORD}',
+        '        path: /srv/backups/app/',
+        '        host-key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvvypUkBrS9RCyV//p+UFCLg8yKNtTu/ew/cV6XXAAP',
+        '      - url: sftp://walsync@[::1]/~/app?key-path=keys/id_ed25519',
+        '        name: nas',
+        '        host-key-path: known_hosts',
+      ].join('\n'),
+      path.join(dir, 'walsync.yml'),
+      { SFTP_PASSWORD: 'hunter2' },
+    );
+    const [byKeys, byUrl] = config.dbs[0]!.replicas;
+    assert.equal(byKeys!.type, 'sftp');
+    assert.equal(byKeys!.url, 'sftp://walsync@backup.example:2222/srv/backups/app');
+    assert.deepEqual(byKeys!.location, {
+      host: 'backup.example',
+      port: 2222,
+      user: 'walsync',
+      path: '/srv/backups/app',
+      password: 'hunter2',
+      keyPath: undefined,
+      hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvvypUkBrS9RCyV//p+UFCLg8yKNtTu/ew/cV6XXAAP',
+      hostKeyPath: undefined,
+    });
+    assert.equal(byUrl!.type, 'sftp');
+    assert.equal(byUrl!.url, 'sftp://walsync@[::1]/~/app');
+    assert.deepEqual(byUrl!.location, {
+      host: '::1',
+      port: undefined,
+      user: 'walsync',
+      path: 'app',
+      password: undefined,
+      keyPath: path.join(dir, 'keys', 'id_ed25519'),
+      hostKey: undefined,
+      hostKeyPath: path.join(dir, 'known_hosts'),
+    });
+    assert.deepEqual(config.warnings, []);
+  });
+
+  it('warns of a key or identity file that other users can read, and loads', (t) => {
+    const dir = tempDir(t);
+    fs.writeFileSync(path.join(dir, 'id_ed25519'), 'key', { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, 'age.key'), `${AGE_IDENTITY}\n`, { mode: 0o640 });
+    const config = parseConfig(
+      [
+        'dbs:',
+        '  - path: /a.db',
+        '    replicas:',
+        '      - url: sftp://u@h/x',
+        '        key-path: id_ed25519',
+        '        age:',
+        `          recipients: [${AGE_RECIPIENT}]`,
+        '          identity-files: [age.key]',
+      ].join('\n'),
+      path.join(dir, 'walsync.yml'),
+      {},
+    );
+    assert.deepEqual(config.warnings, [
+      `walsync.yml: dbs[0].replicas[0].key-path: ${path.join(dir, 'id_ed25519')} holds a secret but other users can reach it (mode 0644): chmod 600 ${path.join(dir, 'id_ed25519')}`,
+      `walsync.yml: dbs[0].replicas[0].age.identity-files[0]: ${path.join(dir, 'age.key')} holds a secret but other users can reach it (mode 0640): chmod 600 ${path.join(dir, 'age.key')}`,
+    ]);
+  });
+
+  it('reports every SFTP problem at once, never echoing a password', () => {
+    const problems = problemsOf(
+      [
+        'dbs:',
+        '  - path: /a.db',
+        '    replicas:',
+        '      - type: sftp',
+        '        name: a',
+        '        path: /backups',
+        '      - name: b',
+        '        type: sftp',
+        '        host: "host:99999"',
+        '        user: u',
+        '        password: hunter2',
+        '        key-path: /nonexistent/id_ed25519',
+        '        host-key: not a key',
+        '      - name: c',
+        '        url: sftp://u:hunter2@host/p',
+        '        host: other',
+        '      - name: d',
+        '        path: /backup',
+        '        user: u',
+      ].join('\n'),
+    );
+    assert.deepEqual(problems, [
+      'walsync.yml: dbs[0].replicas[0].host: is missing (host or host:port, or url: sftp://user@host:port/path)',
+      'walsync.yml: dbs[0].replicas[0].user: is missing',
+      'walsync.yml: dbs[0].replicas[1].host: "host:99999" is not a host or host:port',
+      'walsync.yml: dbs[0].replicas[1].password, key-path: give one way to log in, not both',
+      'walsync.yml: dbs[0].replicas[1].host-key: is not an SSH public key ("ssh-ed25519 AAAA…") or SHA256 fingerprint',
+      'walsync.yml: dbs[0].replicas[1].key-path: /nonexistent/id_ed25519: cannot be read (ENOENT)',
+      'walsync.yml: dbs[0].replicas[2].url: give either url or host and path, not both',
+      'walsync.yml: dbs[0].replicas[3].user: only applies to type: sftp',
+    ]);
+    assert.ok(!problems.join('\n').includes('hunter2'));
   });
 
   it('reads health, heartbeat, exec and restore-if-db-not-exists, with their defaults', () => {

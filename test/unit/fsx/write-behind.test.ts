@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { writeChunksBehind } from '../../../src/fsx/file-io.js';
+import { writeAll, writeChunksBehind } from '../../../src/fsx/file-io.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /** The chunks through one reused buffer, as the LZ4 encoder hands them over: each valid until the next is asked for. */
@@ -27,7 +27,7 @@ describe('write behind', () => {
     const handle = await fs.open(file, 'r+');
     try {
       // Size words, whole 4 MiB blocks, and odd sizes that straddle the buffers.
-      const written = await writeChunksBehind(handle, reusedChunks(content, [4, 4 * 1024 * 1024, 4, 3 * 1024 * 1024 + 5, 9 * 1024 * 1024]), 4);
+      const written = await writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), reusedChunks(content, [4, 4 * 1024 * 1024, 4, 3 * 1024 * 1024 + 5, 9 * 1024 * 1024]), 4);
       assert.equal(written, content.length);
     } finally {
       await handle.close();
@@ -40,7 +40,7 @@ describe('write behind', () => {
     await fs.writeFile(file, '');
     const handle = await fs.open(file, 'r');
     try {
-      await assert.rejects(writeChunksBehind(handle, reusedChunks(crypto.randomBytes(10 * 1024 * 1024), [4 * 1024 * 1024])), { code: 'EBADF' });
+      await assert.rejects(writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), reusedChunks(crypto.randomBytes(10 * 1024 * 1024), [4 * 1024 * 1024])), { code: 'EBADF' });
     } finally {
       await handle.close();
     }
