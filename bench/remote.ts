@@ -69,6 +69,42 @@ async function measurePair(dbPath: string, out: string, sides: readonly Side[]):
   return best;
 }
 
+interface Comparison {
+  readonly name: string;
+  readonly unit: string;
+  /** The least share of the base's throughput `other` may have. */
+  readonly goal: number;
+  readonly labels: readonly [base: string, other: string];
+  readonly where: string;
+}
+
+/** Snapshot and restore throughput of `other` as a share of `base`'s. */
+function pairFigures(comparison: Comparison, base: Timings, other: Timings): Figure[] {
+  const [baseLabel, otherLabel] = comparison.labels;
+  const snapshotRatio = other.snapshotMiBps / base.snapshotMiBps;
+  const restoreRatio = base.restoreMs / other.restoreMs;
+  return [
+    {
+      name: `snapshot throughput of the 1 GiB database ${comparison.name}`,
+      value: snapshotRatio,
+      unit: comparison.unit,
+      goal: `>= ${comparison.goal}`,
+      pass: snapshotRatio >= comparison.goal,
+      raw:
+        `${otherLabel} ${other.snapshotMiBps.toFixed(0)} MiB/s, ${baseLabel} ${base.snapshotMiBps.toFixed(0)} MiB/s ` +
+        `(${base.imageMiB.toFixed(0)} MiB image, in process, best of ${TRIALS}; ${comparison.where})`,
+    },
+    {
+      name: `restore throughput of the 1 GiB database ${comparison.name}`,
+      value: restoreRatio,
+      unit: comparison.unit,
+      goal: `>= ${comparison.goal}`,
+      pass: restoreRatio >= comparison.goal,
+      raw: `${otherLabel} ${other.restoreMs.toFixed(0)} ms, ${baseLabel} ${base.restoreMs.toFixed(0)} ms (the CLI, integrity_check included, best of ${TRIALS})`,
+    },
+  ];
+}
+
 export async function ageFigures(dir: string): Promise<Figure[]> {
   const dbPath = await bigDatabase(dir);
   const identity = await generateX25519Identity();
@@ -81,26 +117,7 @@ export async function ageFigures(dir: string): Promise<Figure[]> {
     { replica: { location: plain }, localDir: plain, restoreArgs: [plain] },
     { replica: { location: encrypted, age }, localDir: encrypted, restoreArgs: ['--age-identity', keyFile, encrypted] },
   ]);
-  const snapshotRatio = on!.snapshotMiBps / off!.snapshotMiBps;
-  const restoreRatio = off!.restoreMs / on!.restoreMs;
-  return [
-    {
-      name: 'snapshot throughput of the 1 GiB database with age encryption',
-      value: snapshotRatio,
-      unit: 'x without age',
-      goal: '>= 0.75',
-      pass: snapshotRatio >= 0.75,
-      raw: `age ${on!.snapshotMiBps.toFixed(0)} MiB/s, plain ${off!.snapshotMiBps.toFixed(0)} MiB/s (${off!.imageMiB.toFixed(0)} MiB image to a file replica, in process, best of ${TRIALS})`,
-    },
-    {
-      name: 'restore throughput of the 1 GiB database with age encryption',
-      value: restoreRatio,
-      unit: 'x without age',
-      goal: '>= 0.75',
-      pass: restoreRatio >= 0.75,
-      raw: `age ${on!.restoreMs.toFixed(0)} ms, plain ${off!.restoreMs.toFixed(0)} ms (the CLI, integrity_check included, best of ${TRIALS})`,
-    },
-  ];
+  return pairFigures({ name: 'with age encryption', unit: 'x without age', goal: 0.75, labels: ['plain', 'age'], where: 'to a file replica' }, off!, on!);
 }
 
 export async function sftpFigures(dir: string): Promise<Figure[]> {
@@ -114,26 +131,7 @@ export async function sftpFigures(dir: string): Promise<Figure[]> {
       { replica: { location: file }, localDir: file, restoreArgs: [file] },
       { replica: { location: url }, localDir: path.join(server.home, 'bench'), restoreArgs: [url] },
     ]);
-    const uploadRatio = remote!.snapshotMiBps / local!.snapshotMiBps;
-    const restoreRatio = local!.restoreMs / remote!.restoreMs;
-    return [
-      {
-        name: 'snapshot upload of the 1 GiB database over SFTP to a local sshd',
-        value: uploadRatio,
-        unit: 'x a file replica',
-        goal: '>= 0.5',
-        pass: uploadRatio >= 0.5,
-        raw: `sftp ${remote!.snapshotMiBps.toFixed(0)} MiB/s, file ${local!.snapshotMiBps.toFixed(0)} MiB/s (${local!.imageMiB.toFixed(0)} MiB image, in process, best of ${TRIALS}; OpenSSH with AES-GCM on 127.0.0.1)`,
-      },
-      {
-        name: 'restore of the 1 GiB database over SFTP from a local sshd',
-        value: restoreRatio,
-        unit: 'x a file replica',
-        goal: '>= 0.5',
-        pass: restoreRatio >= 0.5,
-        raw: `sftp ${remote!.restoreMs.toFixed(0)} ms, file ${local!.restoreMs.toFixed(0)} ms (the CLI, integrity_check included, best of ${TRIALS})`,
-      },
-    ];
+    return pairFigures({ name: 'over SFTP to a local sshd', unit: 'x a file replica', goal: 0.5, labels: ['file', 'sftp'], where: 'OpenSSH with AES-GCM on 127.0.0.1' }, local!, remote!);
   } finally {
     for (const stop of stops) await stop();
   }

@@ -8,10 +8,11 @@ import path from 'node:path';
 import { WalsyncError, isNotFound, messageOf, systemErrorCode, unwrapFileError } from '../errors.js';
 import { makeDirDurable, removeTmpFiles, writeFileAtomic } from '../fsx/durable.js';
 import { readFileChunks, writeAll, writeChunksBehind } from '../fsx/file-io.js';
-import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
-import { compareSegments } from './client.js';
+import type { Body } from './client.js';
+import type { StoredObject } from './keyed-client.js';
+import { KeyedReplicaClient } from './keyed-client.js';
 import { RequestCounter } from './request-counter.js';
-import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
+import { generationKey } from './layout.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
 
@@ -20,7 +21,7 @@ export interface FileReplicaOptions {
   readonly dirMode: number;
 }
 
-export class FileReplicaClient implements ReplicaClient {
+export class FileReplicaClient extends KeyedReplicaClient {
   readonly url: string;
   /** File operations counted as the object-store requests they stand for, so both backends report alike. */
   readonly requests = new RequestCounter();
@@ -29,68 +30,12 @@ export class FileReplicaClient implements ReplicaClient {
     readonly root: string,
     private readonly options: FileReplicaOptions = { fileMode: 0o600, dirMode: 0o700 },
   ) {
+    super();
     this.url = `file://${root}`;
   }
 
   async listGenerations(): Promise<string[]> {
     return (await this.readDir('generations')).filter((name) => GENERATION_ID.test(name)).sort();
-  }
-
-  async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
-    const infos: SnapshotInfo[] = [];
-    for (const name of await this.readDir(snapshotsKey(generationId))) {
-      const index = parseSnapshotName(name);
-      if (index === undefined) continue;
-      const stats = await this.statObject(`${snapshotsKey(generationId)}/${name}`);
-      if (stats) infos.push({ generationId, index, size: stats.size, createdAt: stats.mtime });
-    }
-    return infos.sort((a, b) => a.index - b.index);
-  }
-
-  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
-    const infos: WalSegmentInfo[] = [];
-    for (const name of await this.readDir(walSegmentsKey(generationId))) {
-      const parsed = parseWalSegmentName(name);
-      if (!parsed) continue;
-      const stats = await this.statObject(`${walSegmentsKey(generationId)}/${name}`);
-      if (stats) infos.push({ generationId, ...parsed, size: stats.size, createdAt: stats.mtime });
-    }
-    return infos.sort(compareSegments);
-  }
-
-  async listGeneration(generationId: string): Promise<GenerationListing> {
-    const [snapshots, walSegments] = await Promise.all([this.listSnapshots(generationId), this.listWalSegments(generationId)]);
-    return { snapshots, walSegments };
-  }
-
-  async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {
-    const { size, createdAt } = await this.writeObject(snapshotKey(generationId, index), body);
-    return { generationId, index, size, createdAt };
-  }
-
-  readSnapshot(generationId: string, index: number): Body {
-    return this.readObject(snapshotKey(generationId, index));
-  }
-
-  async writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo> {
-    const { size, createdAt } = await this.writeObject(walSegmentKey(generationId, index, offset), body);
-    return { generationId, index, offset, size, createdAt };
-  }
-
-  readWalSegment(generationId: string, index: number, offset: number): Body {
-    return this.readObject(walSegmentKey(generationId, index, offset));
-  }
-
-  async deleteSnapshot(generationId: string, index: number): Promise<void> {
-    await this.removeObject(snapshotKey(generationId, index));
-  }
-
-  async deleteWalSegment(generationId: string, index: number, offset: number): Promise<void> {
-    await this.removeObject(walSegmentKey(generationId, index, offset));
-  }
-
-  async deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void> {
-    for (const segment of segments) await this.deleteWalSegment(generationId, segment.index, segment.offset);
   }
 
   async deleteGeneration(generationId: string): Promise<void> {
@@ -116,6 +61,15 @@ export class FileReplicaClient implements ReplicaClient {
     }
   }
 
+  protected async listFolder(key: string): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
+    for (const name of await this.readDir(key)) {
+      const stats = await this.statObject(`${key}/${name}`);
+      if (stats?.isFile()) objects.push({ name, size: stats.size, createdAt: stats.mtime });
+    }
+    return objects;
+  }
+
   private async statObject(key: string) {
     try {
       return await fs.stat(this.pathOf(key));
@@ -126,7 +80,7 @@ export class FileReplicaClient implements ReplicaClient {
     }
   }
 
-  private async writeObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
+  protected async putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
     const target = this.pathOf(key);
     return this.io(key, async () => {
       await makeDirDurable(path.dirname(target), this.options.dirMode);
@@ -137,7 +91,7 @@ export class FileReplicaClient implements ReplicaClient {
     });
   }
 
-  private async *readObject(key: string): Body {
+  protected async *getObject(key: string): Body {
     this.requests.add('GET');
     try {
       for await (const chunk of readFileChunks(this.pathOf(key))) {
@@ -150,9 +104,11 @@ export class FileReplicaClient implements ReplicaClient {
     }
   }
 
-  private async removeObject(key: string): Promise<void> {
-    this.requests.add('DELETE');
-    await this.io(key, () => fs.rm(this.pathOf(key), { force: true }));
+  protected async deleteObjects(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      this.requests.add('DELETE');
+      await this.io(key, () => fs.rm(this.pathOf(key), { force: true }));
+    }
   }
 
   private async io<T>(key: string, action: () => Promise<T>): Promise<T> {

@@ -30,21 +30,26 @@ export interface BackendKind {
   open(t: TestContext): Promise<ReplicaBackend>;
 }
 
+/** A replica whose objects are files under `root` on this machine, reached through `url`. */
+function localBackend(root: string, url: string): ReplicaBackend {
+  return {
+    client: openReplica(url),
+    url,
+    env: process.env,
+    async putRaw(key, bytes) {
+      await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
+      await fs.writeFile(path.join(root, key), bytes);
+    },
+    getRaw: (key) => fs.readFile(path.join(root, key)),
+    deleteRaw: (key) => fs.rm(path.join(root, key)),
+  };
+}
+
 export const fileBackend: BackendKind = {
   name: 'file',
   async open(t) {
     const root = path.join(tempDir(t), 'replica');
-    return {
-      client: openReplica(root),
-      url: root,
-      env: process.env,
-      async putRaw(key, bytes) {
-        await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
-        await fs.writeFile(path.join(root, key), bytes);
-      },
-      getRaw: (key) => fs.readFile(path.join(root, key)),
-      deleteRaw: (key) => fs.rm(path.join(root, key)),
-    };
+    return localBackend(root, root);
   },
 };
 
@@ -58,19 +63,7 @@ export function sftpBackend(onCleanup: (stop: () => Promise<void>) => void): Bac
     async open() {
       server ??= await startSshServer(onCleanup);
       const dir = `contract-${process.pid}-${++prefixCount}`;
-      const root = path.join(server.home, dir);
-      const url = server.url(dir);
-      return {
-        client: openReplica(url),
-        url,
-        env: process.env,
-        async putRaw(key, bytes) {
-          await fs.mkdir(path.dirname(path.join(root, key)), { recursive: true });
-          await fs.writeFile(path.join(root, key), bytes);
-        },
-        getRaw: (key) => fs.readFile(path.join(root, key)),
-        deleteRaw: (key) => fs.rm(path.join(root, key)),
-      };
+      return localBackend(path.join(server.home, dir), server.url(dir));
     },
   };
 }

@@ -12,10 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
-import { compareSegments } from '../client.js';
+import type { Body, GenerationListing } from '../client.js';
 import { WalsyncError } from '../../errors.js';
-import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from '../layout.js';
+import type { StoredObject } from '../keyed-client.js';
+import { KeyedReplicaClient, snapshotsIn, walSegmentsIn } from '../keyed-client.js';
+import { generationKey } from '../layout.js';
 import { RequestCounter } from '../request-counter.js';
 import { S3_MAX_ATTEMPTS, createS3Client } from './client.js';
 import { isS3NotFound, s3Failure } from './errors.js';
@@ -24,11 +25,6 @@ import { formatS3Url } from './settings.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
 
-interface ListedObject {
-  readonly name: string;
-  readonly size: number;
-  readonly createdAt: Date;
-}
 /** S3 refuses more keys in one DeleteObjects request. */
 export const S3_DELETE_BATCH_SIZE = 1000;
 /**
@@ -38,7 +34,7 @@ export const S3_DELETE_BATCH_SIZE = 1000;
 export const S3_PART_SIZE = 8 * 1024 * 1024;
 const UPLOAD_QUEUE_SIZE = 2;
 
-export class S3ReplicaClient implements ReplicaClient {
+export class S3ReplicaClient extends KeyedReplicaClient {
   readonly url: string;
   private readonly client: S3Client;
   private readonly root: string;
@@ -47,6 +43,7 @@ export class S3ReplicaClient implements ReplicaClient {
     readonly settings: ResolvedS3Settings,
     readonly requests = new RequestCounter(),
   ) {
+    super();
     this.url = formatS3Url(settings);
     this.root = settings.path ? `${settings.path}/` : '';
     this.client = createS3Client(settings, this.requests);
@@ -66,72 +63,17 @@ export class S3ReplicaClient implements ReplicaClient {
     return [...generations].sort();
   }
 
-  async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
-    return this.snapshotsIn(generationId, await this.listObjects(`${snapshotsKey(generationId)}/`));
-  }
-
-  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
-    return this.walSegmentsIn(generationId, await this.listObjects(`${walSegmentsKey(generationId)}/`));
-  }
-
-  async listGeneration(generationId: string): Promise<GenerationListing> {
+  /** A generation's snapshots and segments from one listing: a sync's start costs one LIST. */
+  override async listGeneration(generationId: string): Promise<GenerationListing> {
     const objects = await this.listObjects(`${generationKey(generationId)}/`);
     const under = (folder: string) =>
       objects.filter((object) => object.name.startsWith(`${folder}/`)).map((object) => ({ ...object, name: object.name.slice(folder.length + 1) }));
-    return { snapshots: this.snapshotsIn(generationId, under('snapshots')), walSegments: this.walSegmentsIn(generationId, under('wal')) };
-  }
-
-  private snapshotsIn(generationId: string, objects: ListedObject[]): SnapshotInfo[] {
-    const infos: SnapshotInfo[] = [];
-    for (const object of objects) {
-      const index = parseSnapshotName(object.name);
-      if (index !== undefined) infos.push({ generationId, index, size: object.size, createdAt: object.createdAt });
-    }
-    return infos.sort((a, b) => a.index - b.index);
-  }
-
-  private walSegmentsIn(generationId: string, objects: ListedObject[]): WalSegmentInfo[] {
-    const infos: WalSegmentInfo[] = [];
-    for (const object of objects) {
-      const parsed = parseWalSegmentName(object.name);
-      if (parsed) infos.push({ generationId, ...parsed, size: object.size, createdAt: object.createdAt });
-    }
-    return infos.sort(compareSegments);
-  }
-
-  async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {
-    const { size, createdAt } = await this.putObject(snapshotKey(generationId, index), body);
-    return { generationId, index, size, createdAt };
-  }
-
-  readSnapshot(generationId: string, index: number): Body {
-    return this.getObject(snapshotKey(generationId, index));
-  }
-
-  async writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo> {
-    const { size, createdAt } = await this.putObject(walSegmentKey(generationId, index, offset), body);
-    return { generationId, index, offset, size, createdAt };
-  }
-
-  readWalSegment(generationId: string, index: number, offset: number): Body {
-    return this.getObject(walSegmentKey(generationId, index, offset));
-  }
-
-  async deleteSnapshot(generationId: string, index: number): Promise<void> {
-    await this.deleteObject(snapshotKey(generationId, index));
-  }
-
-  async deleteWalSegment(generationId: string, index: number, offset: number): Promise<void> {
-    await this.deleteObject(walSegmentKey(generationId, index, offset));
-  }
-
-  async deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void> {
-    await this.deleteKeys(segments.map((s) => walSegmentKey(generationId, s.index, s.offset)));
+    return { snapshots: snapshotsIn(generationId, under('snapshots')), walSegments: walSegmentsIn(generationId, under('wal')) };
   }
 
   async deleteGeneration(generationId: string): Promise<void> {
     const prefix = `${generationKey(generationId)}/`;
-    await this.deleteKeys((await this.listObjects(prefix)).map((object) => `${prefix}${object.name}`));
+    await this.deleteObjects((await this.listObjects(prefix)).map((object) => `${prefix}${object.name}`));
   }
 
   /**
@@ -153,10 +95,14 @@ export class S3ReplicaClient implements ReplicaClient {
     }
   }
 
+  protected listFolder(key: string): Promise<StoredObject[]> {
+    return this.listObjects(`${key}/`);
+  }
+
   /** Every object under `key` (a prefix ending in '/'), named relative to it. */
-  private async listObjects(key: string): Promise<ListedObject[]> {
+  private async listObjects(key: string): Promise<StoredObject[]> {
     const prefix = `${this.root}${key}`;
-    const objects: ListedObject[] = [];
+    const objects: StoredObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.call(key, (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token })));
@@ -169,7 +115,7 @@ export class S3ReplicaClient implements ReplicaClient {
     return objects;
   }
 
-  private async putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
+  protected async putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
     let size = 0;
     const stream = Readable.from(
       (async function* () {
@@ -224,7 +170,7 @@ export class S3ReplicaClient implements ReplicaClient {
    * for again from the byte it reached, of the same object version (If-Match
    * its ETag), with the SDK's attempts and backoff.
    */
-  private async *getObject(key: string): Body {
+  protected async *getObject(key: string): Body {
     let received = 0;
     let etag: string | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -249,11 +195,12 @@ export class S3ReplicaClient implements ReplicaClient {
     }
   }
 
-  private async deleteObject(key: string): Promise<void> {
-    await this.call(key, (s3) => s3.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${key}` })));
-  }
-
-  private async deleteKeys(keys: readonly string[]): Promise<void> {
+  /** One key is a DeleteObject; more go in DeleteObjects batches, which not every store offers for a single key's sake. */
+  protected async deleteObjects(keys: readonly string[]): Promise<void> {
+    if (keys.length === 1) {
+      await this.call(keys[0]!, (s3) => s3.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: `${this.root}${keys[0]!}` })));
+      return;
+    }
     for (let at = 0; at < keys.length; at += S3_DELETE_BATCH_SIZE) {
       const batch = keys.slice(at, at + S3_DELETE_BATCH_SIZE);
       const result = await this.call(batch[0]!, (s3) =>

@@ -11,9 +11,10 @@ import type { SFTPWrapper } from 'ssh2';
 import { WalsyncError, messageOf } from '../../errors.js';
 import { writeChunksBehind } from '../../fsx/file-io.js';
 import { TMP_SUFFIX } from '../../layout.js';
-import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
-import { compareSegments } from '../client.js';
-import { generationKey, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from '../layout.js';
+import type { Body } from '../client.js';
+import type { StoredObject } from '../keyed-client.js';
+import { KeyedReplicaClient } from '../keyed-client.js';
+import { generationKey, snapshotsKey, walSegmentsKey } from '../layout.js';
 import { RequestCounter } from '../request-counter.js';
 import type { SftpConnection } from './connection.js';
 import { sharedSftpConnection } from './connection.js';
@@ -31,7 +32,7 @@ const DELETES_AHEAD = 64;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
-export class SftpReplicaClient implements ReplicaClient {
+export class SftpReplicaClient extends KeyedReplicaClient {
   readonly url: string;
   readonly requests = new RequestCounter();
   private readonly connection: SftpConnection;
@@ -40,6 +41,7 @@ export class SftpReplicaClient implements ReplicaClient {
   private readonly madeDirs = new Set<string>();
 
   constructor(settings: ResolvedSftpSettings) {
+    super();
     this.url = formatSftpUrl(settings);
     this.root = settings.path;
     this.connection = sharedSftpConnection(settings, formatSftpUrl({ ...settings, path: '' }));
@@ -48,59 +50,6 @@ export class SftpReplicaClient implements ReplicaClient {
   async listGenerations(): Promise<string[]> {
     const entries = await this.list('generations');
     return entries.filter((entry) => entry.isDirectory && GENERATION_ID.test(entry.name)).map((entry) => entry.name).sort();
-  }
-
-  async listSnapshots(generationId: string): Promise<SnapshotInfo[]> {
-    const infos: SnapshotInfo[] = [];
-    for (const entry of await this.list(snapshotsKey(generationId))) {
-      const index = parseSnapshotName(entry.name);
-      if (index !== undefined && entry.isFile) infos.push({ generationId, index, size: entry.size, createdAt: entry.modifiedAt });
-    }
-    return infos.sort((a, b) => a.index - b.index);
-  }
-
-  async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
-    const infos: WalSegmentInfo[] = [];
-    for (const entry of await this.list(walSegmentsKey(generationId))) {
-      const parsed = parseWalSegmentName(entry.name);
-      if (parsed && entry.isFile) infos.push({ generationId, ...parsed, size: entry.size, createdAt: entry.modifiedAt });
-    }
-    return infos.sort(compareSegments);
-  }
-
-  async listGeneration(generationId: string): Promise<GenerationListing> {
-    const [snapshots, walSegments] = await Promise.all([this.listSnapshots(generationId), this.listWalSegments(generationId)]);
-    return { snapshots, walSegments };
-  }
-
-  async writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo> {
-    const { size, createdAt } = await this.writeObject(snapshotKey(generationId, index), body);
-    return { generationId, index, size, createdAt };
-  }
-
-  readSnapshot(generationId: string, index: number): Body {
-    return this.readObject(snapshotKey(generationId, index));
-  }
-
-  async writeWalSegment(generationId: string, index: number, offset: number, body: Body): Promise<WalSegmentInfo> {
-    const { size, createdAt } = await this.writeObject(walSegmentKey(generationId, index, offset), body);
-    return { generationId, index, offset, size, createdAt };
-  }
-
-  readWalSegment(generationId: string, index: number, offset: number): Body {
-    return this.readObject(walSegmentKey(generationId, index, offset));
-  }
-
-  async deleteSnapshot(generationId: string, index: number): Promise<void> {
-    await this.removeObjects([snapshotKey(generationId, index)]);
-  }
-
-  async deleteWalSegment(generationId: string, index: number, offset: number): Promise<void> {
-    await this.removeObjects([walSegmentKey(generationId, index, offset)]);
-  }
-
-  async deleteWalSegments(generationId: string, segments: readonly { index: number; offset: number }[]): Promise<void> {
-    await this.removeObjects(segments.map((segment) => walSegmentKey(generationId, segment.index, segment.offset)));
   }
 
   async deleteGeneration(generationId: string): Promise<void> {
@@ -112,8 +61,8 @@ export class SftpReplicaClient implements ReplicaClient {
   async removeDebris(): Promise<void> {
     for (const generationId of await this.listGenerations()) {
       for (const folder of [snapshotsKey(generationId), walSegmentsKey(generationId)]) {
-        const debris = (await this.list(folder)).filter((entry) => entry.isFile && entry.name.endsWith(TMP_SUFFIX));
-        await this.removeObjects(debris.map((entry) => `${folder}/${entry.name}`));
+        const debris = (await this.listFolder(folder)).filter((object) => object.name.endsWith(TMP_SUFFIX));
+        await this.deleteObjects(debris.map((object) => `${folder}/${object.name}`));
       }
     }
   }
@@ -136,7 +85,11 @@ export class SftpReplicaClient implements ReplicaClient {
     );
   }
 
-  private async writeObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
+  protected async listFolder(key: string): Promise<StoredObject[]> {
+    return (await this.list(key)).filter((entry) => entry.isFile).map((entry) => ({ name: entry.name, size: entry.size, createdAt: entry.modifiedAt }));
+  }
+
+  protected async putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }> {
     const target = this.remotePath(key);
     const tmpPath = `${target}${TMP_SUFFIX}`;
     return this.io(key, () =>
@@ -187,7 +140,7 @@ export class SftpReplicaClient implements ReplicaClient {
     this.madeDirs.add(dir);
   }
 
-  private async *readObject(key: string): Body {
+  protected async *getObject(key: string): Body {
     this.requests.add('GET');
     this.connection.hold();
     try {
@@ -222,7 +175,7 @@ export class SftpReplicaClient implements ReplicaClient {
     }
   }
 
-  private async removeObjects(keys: readonly string[]): Promise<void> {
+  protected async deleteObjects(keys: readonly string[]): Promise<void> {
     for (let start = 0; start < keys.length; start += DELETES_AHEAD) {
       const batch = keys.slice(start, start + DELETES_AHEAD);
       for (const _ of batch) this.requests.add('DELETE');

@@ -86,6 +86,7 @@ export async function renameOver(sftp: SFTPWrapper, from: string, to: string): P
   await request<void>((done) => sftp.rename(from, to, (error) => done(error, undefined)));
 }
 
+/** ssh2 keeps the extensions the server announced in a field of its own, and has no public way to ask. */
 function hasExtension(sftp: SFTPWrapper, name: string): boolean {
   return (sftp as unknown as { _extensions?: Record<string, string> })._extensions?.[name] === '1';
 }
