@@ -81,7 +81,8 @@ export class SftpConnection {
   private async connect(): Promise<SftpSession> {
     const { Client } = await import('ssh2');
     const { host, port, user } = this.settings;
-    const socket = net.connect({ host, port });
+    // Small requests (each read is ~40 bytes) must not wait for the previous answer's ACK, as Nagle would have them.
+    const socket = net.connect({ host, port, noDelay: true });
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
     socket.on('timeout', () => socket.destroy(new Error(`no answer from the server for ${STALLED_MS / 1000} s`)));
     this.socket = socket;
