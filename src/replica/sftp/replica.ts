@@ -24,9 +24,9 @@ import type { ResolvedSftpSettings } from './settings.js';
 import { formatSftpUrl } from './settings.js';
 
 const GENERATION_ID = /^[0-9a-f]{16}$/;
-/** Reads of this size, this many in flight: the round trips of one download overlap (4 MiB ahead). */
-const READ_SIZE = 64 * 1024;
-const READS_AHEAD = 64;
+/** Reads of this size (under the 255 KiB OpenSSH serves in one answer), this many in flight: the round trips of one download overlap (4 MiB ahead). */
+const READ_SIZE = 252 * 1024;
+const READS_AHEAD = 16;
 /** Deletes in flight at once over the one session. */
 const DELETES_AHEAD = 64;
 const FILE_MODE = 0o600;
