@@ -1,31 +1,48 @@
 /**
  * Restore (../shared/spec/replica-format.md, "Restore, in short"): pick the
  * generation and the newest snapshot at or before the target, replay WAL
- * indexes in order through SQLite's own checkpoint, check integrity, and only
- * then rename into place. Everything streams through temp files next to the
- * output, so memory stays flat whatever the database size, and a half
- * restored file never appears at the output path.
+ * indexes in order (each in one pass: the newest copy of every page, as a
+ * checkpoint writes it), check integrity, and only then rename into place.
+ * Segments download ahead of their turn, within a bounded window; everything
+ * streams through temp files next to the output, so memory stays flat
+ * whatever the database size, and a half restored file never appears at the
+ * output path.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf, onFile } from '../errors.js';
+import { releaseIdleBuffers } from '../fsx/buffer-pool.js';
 import { fsyncPath } from '../fsx/durable.js';
-import { pathExists, writeAll } from '../fsx/file-io.js';
+import { pathExists, writeAll, writeChunksBehind } from '../fsx/file-io.js';
 import { decodeLz4Frame } from '../lz4/frame.js';
 import type { Body, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../replica/client.js';
 import { snapshotKey, walSegmentKey } from '../replica/layout.js';
 import { expectLabel } from '../replica/object-label.js';
 import { selectRestorePlan } from './plan.js';
-import { readWalFileHeader, walkWalFile } from '../shadow/wal-file.js';
-import { chainStart } from '../wal/frames.js';
+import { applyWalIndex } from './apply-wal.js';
+import { Prefetcher } from './prefetch.js';
 import type { RestorePlan, RestoreTarget } from './plan.js';
+
+/** `full` is SQLite's integrity_check, `quick` its quick_check (no index contents), `none` skips it (as Litestream 0.3 does). */
+export type IntegrityCheck = 'none' | 'quick' | 'full';
+export const INTEGRITY_CHECKS: readonly IntegrityCheck[] = ['none', 'quick', 'full'];
+/** Downloads in flight ahead of the segment being applied, as Litestream 0.5's restore. */
+export const DEFAULT_PARALLELISM = 8;
+/** Stored bytes held ahead at most, whatever the parallelism: restore's memory stays flat. */
+const PREFETCH_BUDGET_BYTES = 8 * 1024 * 1024;
+/** The index being replayed, beside the output; not `-wal`, which SQLite would take for the database's own. */
+const APPLY_WAL_SUFFIX = '.replay-wal';
 
 export interface RestoreOptions extends RestoreTarget {
   readonly client: ReplicaClient;
   readonly outputPath: string;
   readonly ifDbNotExists?: boolean;
   readonly ifReplicaExists?: boolean;
+  /** After the replay, before the output appears (default full). */
+  readonly integrityCheck?: IntegrityCheck;
+  /** Segment downloads in flight at once (default 8). */
+  readonly parallelism?: number;
   /** Called as bytes are written, for a progress line on a terminal. */
   readonly onProgress?: (progress: RestoreProgress) => void;
 }
@@ -52,12 +69,31 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     throw new WalsyncError('NO_BACKUPS', `${options.client.url}: no backups found${describeTarget(options)}`);
   }
   const tmpPath = `${outputPath}.tmp`;
-  await removeDatabaseFiles(tmpPath);
+  await removeRestoreFiles(tmpPath);
+  const progress = new ProgressCounter(plan, options.onProgress);
+  const segments = new Prefetcher(plan.walIndexes.flat(), {
+    open: (segment) => decode(options.client, segment),
+    sizeOf: (segment) => segment.size,
+    parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
+    budgetBytes: PREFETCH_BUDGET_BYTES,
+  });
   try {
-    const progress = new ProgressCounter(plan, options.onProgress);
-    await writeStream(tmpPath, decode(options.client, plan.snapshot), progress);
-    for (const segments of plan.walIndexes) await applyWalIndex(options.client, tmpPath, segments, progress);
-    checkIntegrity(tmpPath, plan);
+    await onFile(tmpPath, async () => {
+      const db = await fs.open(tmpPath, 'w+', 0o600);
+      try {
+        // The first segments download while the snapshot is written.
+        segments.start();
+        await writeBehind(db, counted(decode(options.client, plan.snapshot), progress));
+        for (const index of plan.walIndexes) await replayWalIndex(options.client, db, `${tmpPath}${APPLY_WAL_SUFFIX}`, index, segments, progress);
+        await db.sync();
+      } finally {
+        await db.close();
+      }
+    });
+    await onFile(`${tmpPath}${APPLY_WAL_SUFFIX}`, () => fs.rm(`${tmpPath}${APPLY_WAL_SUFFIX}`, { force: true }));
+    // The copy's buffers are done with; the check's page cache takes their place rather than adding to them.
+    releaseIdleBuffers();
+    checkIntegrity(tmpPath, plan, options.integrityCheck ?? 'full');
     await onFile(tmpPath, () => fs.rename(tmpPath, outputPath));
     try {
       await fsyncPath(path.dirname(outputPath));
@@ -68,8 +104,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     }
     return { restored: true, outputPath, plan, byteCount: progress.byteCount };
   } finally {
+    segments.close();
     // The -wal and -shm the read-only integrity check left; one that cannot be removed now is removed by the next restore.
-    await removeDatabaseFiles(tmpPath).catch(() => undefined);
+    await removeRestoreFiles(tmpPath).catch(() => undefined);
   }
 }
 
@@ -113,92 +150,58 @@ function decode(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): B
   return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), name, expectLabel({ generationId: object.generationId, index: object.index }, name));
 }
 
-async function writeStream(filePath: string, body: Body, progress: ProgressCounter): Promise<void> {
-  await onFile(filePath, async () => {
-    const handle = await fs.open(filePath, 'w', 0o600);
-    let position = 0;
-    try {
-      for await (const chunk of body) {
-        await writeAll(handle, chunk, position);
-        position += chunk.byteLength;
-        progress.add(chunk.byteLength);
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  });
+/** Writes with one write in flight while the next bytes are decoded, in large writes whatever the chunks' sizes. */
+function writeBehind(handle: fs.FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  return writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), chunks);
+}
+
+async function* counted(body: Body, progress: ProgressCounter): Body {
+  for await (const chunk of body) {
+    progress.add(chunk.byteLength);
+    yield chunk;
+  }
   progress.objectDone();
 }
 
-/**
- * Concatenates one index's segments into `<db>-wal` — each must start where
- * the previous one ended — and lets SQLite checkpoint it into the database.
- */
-async function applyWalIndex(client: ReplicaClient, dbPath: string, segments: WalSegmentInfo[], progress: ProgressCounter): Promise<void> {
-  const walPath = `${dbPath}-wal`;
-  await onFile(walPath, async () => {
-    const handle = await fs.open(walPath, 'w+', 0o600);
-    try {
-      let length = 0;
-      for (const segment of segments) {
-        if (segment.offset !== length) {
-          const missing = walSegmentKey(segment.generationId, segment.index, length);
-          throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
-        }
-        for await (const chunk of decode(client, segment)) {
-          await writeAll(handle, chunk, length);
-          length += chunk.byteLength;
-          progress.add(chunk.byteLength);
-        }
-        progress.objectDone();
-      }
-      await handle.sync();
-      await checkWalChain(handle, client, segments, length);
-    } finally {
-      await handle.close();
+/** One index's segments end to end; each must start where the previous one ended. */
+async function* concatenated(client: ReplicaClient, segments: WalSegmentInfo[], bodies: Prefetcher<WalSegmentInfo>, progress: ProgressCounter): Body {
+  let length = 0;
+  for (const segment of segments) {
+    if (segment.offset !== length) {
+      const missing = walSegmentKey(segment.generationId, segment.index, length);
+      throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
     }
-  });
-  await onFile(`${dbPath}-shm`, () => fs.rm(`${dbPath}-shm`, { force: true }));
-  checkpointInto(dbPath, segments[segments.length - 1]!, client);
-}
-
-/**
- * SQLite's recovery silently stops at the first bad frame, which would
- * restore an older database without a word: walk the chain first, and name
- * the segment where it breaks.
- */
-async function checkWalChain(handle: fs.FileHandle, client: ReplicaClient, segments: WalSegmentInfo[], length: number): Promise<void> {
-  const head = await readWalFileHeader(handle);
-  const walk = head.kind === 'ok' ? await walkWalFile(handle, head.header, chainStart(head.header)) : undefined;
-  const end = walk?.commitEnd.offset ?? 0;
-  if (end === length) return;
-  const broken = segments.filter((segment) => segment.offset <= end).at(-1) ?? segments[0]!;
-  const problem = head.kind !== 'ok' ? `no valid WAL header (${head.kind === 'invalid' ? head.reason : 'missing'})` : `WAL frames stop being whole, valid transactions at offset ${end} of index ${broken.index}`;
-  throw new WalsyncError('REPLICA_CORRUPT', `${client.url}/${walSegmentKey(broken.generationId, broken.index, broken.offset)}: ${problem}`);
-}
-
-function checkpointInto(dbPath: string, lastSegment: WalSegmentInfo, client: ReplicaClient): void {
-  let db: Database.Database;
-  let row: { busy: number; log: number; checkpointed: number } | undefined;
-  try {
-    db = new Database(dbPath);
-  } catch (error) {
-    throw new WalsyncError('IO', `${dbPath}: cannot open the restored copy: ${messageOf(error)}`, { cause: error });
+    for await (const chunk of counted(bodies.next(), progress)) {
+      length += chunk.byteLength;
+      yield chunk;
+    }
   }
+}
+
+/** Writes one index's WAL beside the output and lays its pages over the database in one pass. */
+async function replayWalIndex(
+  client: ReplicaClient,
+  db: fs.FileHandle,
+  walPath: string,
+  segments: WalSegmentInfo[],
+  bodies: Prefetcher<WalSegmentInfo>,
+  progress: ProgressCounter,
+): Promise<void> {
+  const wal = await fs.open(walPath, 'w+', 0o600);
   try {
-    [row] = db.pragma('wal_checkpoint(TRUNCATE)') as (typeof row)[];
-  } catch (error) {
-    throw new WalsyncError('IO', `${dbPath}: checkpoint of the restored WAL failed: ${messageOf(error)}`, { cause: error });
+    const length = await writeBehind(wal, concatenated(client, segments, bodies, progress));
+    const check = await applyWalIndex(db, wal, length);
+    if (!check.ok) {
+      const broken = segments.filter((segment) => segment.offset <= check.validEnd).at(-1) ?? segments[0]!;
+      throw new WalsyncError('REPLICA_CORRUPT', `${client.url}/${walSegmentKey(broken.generationId, broken.index, broken.offset)}: ${check.problem} of index ${broken.index}`);
+    }
   } finally {
-    db.close();
-  }
-  if (row!.busy !== 0 || row!.log !== row!.checkpointed) {
-    throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(lastSegment.generationId, lastSegment.index, lastSegment.offset)}: WAL index could not be applied`);
+    await wal.close();
   }
 }
 
-function checkIntegrity(dbPath: string, plan: RestorePlan): void {
+function checkIntegrity(dbPath: string, plan: RestorePlan, check: IntegrityCheck): void {
+  if (check === 'none') return;
   let db: Database.Database;
   try {
     db = new Database(dbPath, { readonly: true });
@@ -207,7 +210,7 @@ function checkIntegrity(dbPath: string, plan: RestorePlan): void {
   }
   let result: string;
   try {
-    result = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).join('; ');
+    result = (db.pragma(`${check === 'quick' ? 'quick_check' : 'integrity_check'}`) as Record<string, string>[]).map((row) => Object.values(row)[0]).join('; ');
   } catch (error) {
     result = messageOf(error);
   } finally {
@@ -221,4 +224,10 @@ function checkIntegrity(dbPath: string, plan: RestorePlan): void {
 /** Removes a database and the -wal, -shm and -journal SQLite leaves beside it (a read-only connection cannot remove them itself). */
 export async function removeDatabaseFiles(dbPath: string): Promise<void> {
   await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => onFile(dbPath + suffix, () => fs.rm(dbPath + suffix, { force: true }))));
+}
+
+/** The database files and the WAL a restore replays through. */
+async function removeRestoreFiles(tmpPath: string): Promise<void> {
+  await removeDatabaseFiles(tmpPath);
+  await onFile(tmpPath + APPLY_WAL_SUFFIX, () => fs.rm(tmpPath + APPLY_WAL_SUFFIX, { force: true }));
 }

@@ -56,6 +56,8 @@ describe('bad input', () => {
     await expectRefusal(dir, ['replicate'], 2, /^walsync: USAGE: Unknown argument: replicate$/);
     await expectRefusal(dir, ['sync', '--interval', '2x', 'x.db'], 2, /^walsync: USAGE: --interval: "2x" is not a duration/);
     await expectRefusal(dir, ['sync', '--once', '--checkpoint-min-pages', '0', 'x.db'], 2, /^walsync: USAGE: --checkpoint-min-pages: 0 is not a positive/);
+    await expectRefusal(dir, ['restore', '--integrity-check', 'fast', '-o', 'out.db', 'replica'], 2, /^walsync: USAGE: --integrity-check: "fast" is not one of none, quick, full$/);
+    await expectRefusal(dir, ['restore', '--parallelism', '0', '-o', 'out.db', 'replica'], 2, /^walsync: USAGE: --parallelism: 0 is not a number of downloads from 1 to 64$/);
   });
 
   it('an unwritable shadow directory: exit 2, one line naming it, nothing written in it', async (t) => {

@@ -321,7 +321,7 @@ describe('file replica', () => {
     }
   });
 
-  it('a restore that fails its integrity check names the object and leaves nothing at the output', async (t) => {
+  it('a restore that fails its integrity check (full or quick) names the object and leaves nothing at the output; --integrity-check none skips it', async (t) => {
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
     const replica = path.join(dir, 'replica');
     await app.insert(400, { size: 500, perTx: 50 });
@@ -338,5 +338,13 @@ describe('file replica', () => {
     assert.equal(result.code, 1);
     assert.match(errorLines(result.stderr)[0]!, /^walsync: REPLICA_CORRUPT: .*\.lz4: integrity check failed after applying it: /);
     await assert.rejects(fs.stat(out));
+    const quick = await restoreTo(replica, out, '--integrity-check', 'quick');
+    assert.equal(quick.code, 1);
+    assert.match(errorLines(quick.stderr)[0]!, /^walsync: REPLICA_CORRUPT: .*\.lz4: integrity check failed after applying it: /);
+    await assert.rejects(fs.stat(out));
+    // Unchecked, the damaged copy is what the replica holds: the check is what refused it.
+    const unchecked = await restoreTo(replica, out, '--integrity-check', 'none');
+    assert.equal(unchecked.code, 0, unchecked.stderr);
+    assert.ok((await fs.readFile(out)).subarray(4096 * 10 + 100, 4096 * 10 + 2000).every((byte) => byte === 0x5a));
   });
 });

@@ -1,5 +1,6 @@
 /**
- * `walsync restore -o OUT [--generation G] [--index N | --timestamp T] [--if-db-not-exists] [--if-replica-exists] REPLICA_URL`,
+ * `walsync restore -o OUT [--generation G] [--index N | --timestamp T] [--if-db-not-exists] [--if-replica-exists]
+ *   [--integrity-check full|quick|none] [--parallelism N] REPLICA_URL`,
  * or, like `litestream restore -config F DB_PATH`, `walsync restore --config F [-o OUT] DB_PATH`:
  * from the first replica the config names for that database, with its age keys and credentials.
  */
@@ -10,7 +11,7 @@ import { dbConfigNamed } from '../../daemon/discovery.js';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
 import type { ReplicaClient } from '../../replica/client.js';
 import type { RestoreProgress } from '../../restore/restore.js';
-import { restore } from '../../restore/restore.js';
+import { DEFAULT_PARALLELISM, INTEGRITY_CHECKS, restore } from '../../restore/restore.js';
 import { openReplica } from '../../replica/url.js';
 import { formatIndex, isGenerationId } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';
@@ -28,6 +29,8 @@ export interface RestoreArgs extends AgeArgs {
   timestamp?: string;
   'if-db-not-exists': boolean;
   'if-replica-exists': boolean;
+  'integrity-check': string;
+  parallelism: number;
   json: boolean;
 }
 
@@ -44,6 +47,8 @@ export function restoreBuilder<T>(yargs: Argv<T>) {
     .option('timestamp', { type: 'string', describe: 'Restore to this moment (RFC 3339)' })
     .option('if-db-not-exists', { type: 'boolean', default: false, describe: 'Do nothing (exit 0) when the output exists' })
     .option('if-replica-exists', { type: 'boolean', default: false, describe: 'Do nothing (exit 0) when the replica has no backups' })
+    .option('integrity-check', { type: 'string', default: 'full', describe: 'Check the restored database before it appears: full (integrity_check), quick (quick_check) or none' })
+    .option('parallelism', { type: 'number', default: DEFAULT_PARALLELISM, describe: 'WAL segments downloaded ahead at once' })
     .conflicts('index', 'timestamp');
 }
 
@@ -55,6 +60,11 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     throw new WalsyncError('USAGE', `--index: ${args.index} is not a WAL index`);
   }
   const timestamp = args.timestamp === undefined ? undefined : parseTimestamp(args.timestamp);
+  const integrityCheck = INTEGRITY_CHECKS.find((check) => check === args['integrity-check']);
+  if (!integrityCheck) throw new WalsyncError('USAGE', `--integrity-check: ${JSON.stringify(args['integrity-check'])} is not one of ${INTEGRITY_CHECKS.join(', ')}`);
+  if (!Number.isSafeInteger(args.parallelism) || args.parallelism < 1 || args.parallelism > 64) {
+    throw new WalsyncError('USAGE', `--parallelism: ${args.parallelism} is not a number of downloads from 1 to 64`);
+  }
   const { client, outputPath } = args.config === undefined ? fromUrl(args, io) : await fromConfig(args.config, args, io);
   const showProgress = !args.json && io.isTerminal;
   const result = await restore({
@@ -65,6 +75,8 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     timestamp,
     ifDbNotExists: args['if-db-not-exists'],
     ifReplicaExists: args['if-replica-exists'],
+    integrityCheck,
+    parallelism: args.parallelism,
     onProgress: showProgress ? throttledProgress(io) : undefined,
   });
   if (showProgress) io.progress('');
