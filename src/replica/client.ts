@@ -38,6 +38,8 @@ export interface ReplicaClient {
   listGenerations(): Promise<string[]>;
   listSnapshots(generationId: string): Promise<SnapshotInfo[]>;
   listWalSegments(generationId: string): Promise<WalSegmentInfo[]>;
+  /** The segments at or after (index, offset), for a follower that holds that position: an object store lists only those. */
+  listWalSegmentsFrom(generationId: string, from: { index: number; offset: number }): Promise<WalSegmentInfo[]>;
   /** Both listings of a generation, in one request where the backend can (a sync's start costs one LIST). */
   listGeneration(generationId: string): Promise<GenerationListing>;
   writeSnapshot(generationId: string, index: number, body: Body): Promise<SnapshotInfo>;

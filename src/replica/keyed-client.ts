@@ -6,7 +6,7 @@
  */
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
-import { parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
+import { formatWalSegmentName, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
 import type { RequestCounter } from './request-counter.js';
 
 /** An object a folder listing found, named relative to the folder. */
@@ -23,8 +23,12 @@ export abstract class KeyedReplicaClient implements ReplicaClient {
   abstract listGenerations(): Promise<string[]>;
   abstract deleteGeneration(generationId: string): Promise<void>;
   abstract removeDebris(): Promise<void>;
-  /** The objects in the folder `key`, in any order; none when it does not exist. */
-  protected abstract listFolder(key: string): Promise<StoredObject[]>;
+  /**
+   * The objects in the folder `key`, in any order; none when it does not
+   * exist. A backend that can list from a name on may leave out the names
+   * that sort at or before `startAfter`; the caller filters either way.
+   */
+  protected abstract listFolder(key: string, startAfter?: string): Promise<StoredObject[]>;
   protected abstract putObject(key: string, body: Body): Promise<{ size: number; createdAt: Date }>;
   protected abstract getObject(key: string): Body;
   /** Removes every key given; a key already gone is not an error. */
@@ -36,6 +40,12 @@ export abstract class KeyedReplicaClient implements ReplicaClient {
 
   async listWalSegments(generationId: string): Promise<WalSegmentInfo[]> {
     return walSegmentsIn(generationId, await this.listFolder(walSegmentsKey(generationId)));
+  }
+
+  async listWalSegmentsFrom(generationId: string, from: { index: number; offset: number }): Promise<WalSegmentInfo[]> {
+    // Names sort by (index, offset): the bare "<index>_<offset>" sorts right before that segment's own name.
+    const objects = await this.listFolder(walSegmentsKey(generationId), formatWalSegmentName(from.index, from.offset).split('.')[0]);
+    return walSegmentsIn(generationId, objects).filter((segment) => compareSegments(segment, from) >= 0);
   }
 
   async listGeneration(generationId: string): Promise<GenerationListing> {

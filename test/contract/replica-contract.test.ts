@@ -70,6 +70,11 @@ for (const backend of backends) {
         segments.map((s) => [s.index, s.offset]),
         [[0, 0], [0, 0x1000], [1, 0], [1, 0x20], [2, 0], [10, 0]],
       );
+      // A follower lists from the position it holds: that segment and later ones only.
+      const from = async (index: number, offset: number) => (await client.listWalSegmentsFrom(GENERATION, { index, offset })).map((s) => [s.index, s.offset]);
+      assert.deepEqual(await from(1, 0x20), [[1, 0x20], [2, 0], [10, 0]]);
+      assert.deepEqual(await from(0, 0x800), [[0, 0x1000], [1, 0], [1, 0x20], [2, 0], [10, 0]]);
+      assert.deepEqual(await from(10, 0x1), []);
       for (const s of segments) {
         assert.equal(s.size, `${s.index}:${s.offset}`.length);
         assert.ok(s.createdAt.getTime() >= before && s.createdAt.getTime() <= Date.now() + 5000, s.createdAt.toISOString());
@@ -160,6 +165,9 @@ for (const backend of backends) {
       const segments = await client.listWalSegments(GENERATION);
       assert.equal(segments.length, count);
       assert.deepEqual(segments.at(-1) && [segments.at(-1)!.index, segments.at(-1)!.offset], [2, 104 * 32]);
+      const later = await client.listWalSegmentsFrom(GENERATION, { index: 1, offset: 250 * 32 });
+      assert.equal(later.length, 250 + 105);
+      assert.deepEqual([later[0]!.index, later[0]!.offset], [1, 250 * 32]);
       await client.deleteWalSegments(GENERATION, segments.slice(0, 1050));
       assert.equal((await client.listWalSegments(GENERATION)).length, count - 1050);
       await client.deleteGeneration(GENERATION);

@@ -41,6 +41,10 @@ export class AgeReplicaClient implements ReplicaClient {
     return this.inner.listWalSegments(generationId);
   }
 
+  listWalSegmentsFrom(generationId: string, from: { index: number; offset: number }): Promise<WalSegmentInfo[]> {
+    return this.inner.listWalSegmentsFrom(generationId, from);
+  }
+
   listGeneration(generationId: string): Promise<GenerationListing> {
     return this.inner.listGeneration(generationId);
   }

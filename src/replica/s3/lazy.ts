@@ -30,6 +30,10 @@ export class LazyS3ReplicaClient implements ReplicaClient {
     return this.load().then((client) => client.listWalSegments(generationId));
   }
 
+  listWalSegmentsFrom(generationId: string, from: { index: number; offset: number }): Promise<WalSegmentInfo[]> {
+    return this.load().then((client) => client.listWalSegmentsFrom(generationId, from));
+  }
+
   listGeneration(generationId: string): Promise<GenerationListing> {
     return this.load().then((client) => client.listGeneration(generationId));
   }

@@ -95,17 +95,26 @@ export class S3ReplicaClient extends KeyedReplicaClient {
     }
   }
 
-  protected listFolder(key: string): Promise<StoredObject[]> {
-    return this.listObjects(`${key}/`);
+  protected listFolder(key: string, startAfter?: string): Promise<StoredObject[]> {
+    return this.listObjects(`${key}/`, startAfter);
   }
 
-  /** Every object under `key` (a prefix ending in '/'), named relative to it. */
-  private async listObjects(key: string): Promise<StoredObject[]> {
+  /** Every object under `key` (a prefix ending in '/'), named relative to it; past `startAfter` only, when given. */
+  private async listObjects(key: string, startAfter?: string): Promise<StoredObject[]> {
     const prefix = `${this.root}${key}`;
     const objects: StoredObject[] = [];
     let token: string | undefined;
     do {
-      const page = await this.call(key, (s3) => s3.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token })));
+      const page = await this.call(key, (s3) =>
+        s3.send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            StartAfter: token === undefined && startAfter !== undefined ? `${prefix}${startAfter}` : undefined,
+          }),
+        ),
+      );
       for (const object of page.Contents ?? []) {
         if (!object.Key) continue;
         objects.push({ name: object.Key.slice(prefix.length), size: object.Size ?? 0, createdAt: object.LastModified ?? new Date(0) });
