@@ -33,6 +33,16 @@ export function openReplica(location: ReplicaLocation, options?: FileReplicaOpti
   return age ? new AgeReplicaClient(client, age) : client;
 }
 
+/** The directory of a file replica named by `url` (a path or file:// URL); undefined for a remote one. */
+export function localReplicaDir(url: string): string | undefined {
+  if (isS3Url(url) || isSftpUrl(url) || (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('file:'))) return undefined;
+  try {
+    return url.startsWith('file:') ? fileURLToPath(url) : path.resolve(url);
+  } catch {
+    return undefined;
+  }
+}
+
 function openStore(location: ReplicaLocation, options: FileReplicaOptions | undefined, env: NodeJS.ProcessEnv): ReplicaClient {
   if (typeof location !== 'string') {
     return 'host' in location ? new SftpReplicaClient(resolveSftpSettings(location, env)) : new LazyS3ReplicaClient(resolveS3Settings(location, env));

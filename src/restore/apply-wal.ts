@@ -17,7 +17,7 @@ import { withBuffers } from '../fsx/buffer-pool.js';
 import { chunkSizeFor } from '../shadow/wal-file.js';
 import type { WalHeader } from '../wal/format.js';
 import { WAL_HEADER_SIZE } from '../wal/format.js';
-import type { WalkState } from '../wal/frames.js';
+import type { ChainPoint, WalkState } from '../wal/frames.js';
 import { chainStart, startWalk, walkFrames } from '../wal/frames.js';
 import { parseWalHeader } from '../wal/header.js';
 import { createWalPageIndex, indexFramePages, pagesInOrder } from '../wal/page-index.js';
@@ -25,52 +25,68 @@ import { createWalPageIndex, indexFramePages, pagesInOrder } from '../wal/page-i
 /** Pages copied per turn of the event loop (a few ms of work); runs of consecutive pages go in one write. */
 const PAGES_PER_BATCH_BYTES = 4 * 1024 * 1024;
 
-export type WalIndexCheck =
-  | { readonly ok: true; readonly header: WalHeader; readonly walk: WalkState }
-  | { readonly ok: false; readonly problem: string; readonly validEnd: number };
+/** Where a replay starts: the index's header and a chain point inside it (a follower continues an index it applied part of). */
+export interface WalContinuation {
+  readonly header: WalHeader;
+  readonly from: ChainPoint;
+}
+
+export interface IndexedWal {
+  readonly ok: true;
+  readonly header: WalHeader;
+  readonly walk: WalkState;
+  /** The newest frame of each page, in page order. */
+  readonly pages: { readonly pageNumbers: Uint32Array; readonly dataOffsets: Float64Array };
+  /** Database size in pages after the last commit; 0 when there was no commit. */
+  readonly commitPageCount: number;
+}
+
+export type WalIndexCheck = IndexedWal | { readonly ok: false; readonly problem: string; readonly validEnd: number };
 
 /**
- * Reads the WAL once: the chain must hold whole, valid transactions up to
- * `length`. On success the page index of all its frames is in `pages`.
+ * Reads the WAL once, from the header (or `continuation`) to `length`: the
+ * chain must hold whole, valid transactions all the way. The WAL's bytes are
+ * at their own offsets in the file.
  */
-async function walkAndIndex(wal: FileHandle, length: number, pages: ReturnType<typeof createWalPageIndex>): Promise<WalIndexCheck> {
-  if (length < WAL_HEADER_SIZE) return { ok: false, problem: `no valid WAL header (only ${length} bytes)`, validEnd: 0 };
-  const parsed = parseWalHeader(await readRange(wal, 0, WAL_HEADER_SIZE));
-  if (!parsed.ok) return { ok: false, problem: `no valid WAL header (${parsed.reason})`, validEnd: 0 };
-  const { header } = parsed;
-  const walk = await withBuffers([chunkSizeFor(header.pageSize)], async ([buffer]) => {
-    let state = startWalk(chainStart(header));
+export async function indexWal(wal: FileHandle, length: number, continuation?: WalContinuation): Promise<WalIndexCheck> {
+  let header = continuation?.header;
+  if (!header) {
+    if (length < WAL_HEADER_SIZE) return { ok: false, problem: `no valid WAL header (only ${length} bytes)`, validEnd: 0 };
+    const parsed = parseWalHeader(await readRange(wal, 0, WAL_HEADER_SIZE));
+    if (!parsed.ok) return { ok: false, problem: `no valid WAL header (${parsed.reason})`, validEnd: 0 };
+    header = parsed.header;
+  }
+  const walHeader = header;
+  const index = createWalPageIndex();
+  const walk = await withBuffers([chunkSizeFor(walHeader.pageSize)], async ([buffer]) => {
+    let state = startWalk(continuation?.from ?? chainStart(walHeader));
     for (;;) {
       const from = state.validEnd.offset;
-      const chunk = await readRange(wal, from, buffer!.byteLength, buffer);
+      const chunk = await readRange(wal, from, Math.min(buffer!.byteLength, length - from), buffer);
       if (chunk.byteLength === 0) return state;
-      state = walkFrames(chunk, header, state);
-      indexFramePages(chunk.subarray(0, state.validEnd.offset - from), from, header.pageSize, pages);
-      if (state.stop !== 'end' || chunk.byteLength < buffer!.byteLength) return state;
+      state = walkFrames(chunk, walHeader, state);
+      indexFramePages(chunk.subarray(0, state.validEnd.offset - from), from, walHeader.pageSize, index);
+      if (state.stop !== 'end' || state.validEnd.offset >= length) return state;
     }
   });
   if (walk.commitEnd.offset !== length) {
     return { ok: false, problem: `WAL frames stop being whole, valid transactions at offset ${walk.commitEnd.offset}`, validEnd: walk.commitEnd.offset };
   }
-  return { ok: true, header, walk };
+  return { ok: true, header: walHeader, walk, pages: pagesInOrder(index), commitPageCount: index.commitPageCount };
 }
 
 /**
- * Lays the WAL's pages over the database in `db` and sets its size. The
- * caller flushes `db` when it is done with it. Returns the check, so a
- * broken chain can be named by the caller, which knows the segments.
+ * Writes the indexed pages over the database in `db` and sets its size; the
+ * caller flushes `db`.
  *
  * The pages are copied with synchronous reads and writes, a batch per turn
  * of the event loop: from the page cache they run at memory speed, where a
  * promise per 4 KiB page waited on the thread pool every time (2.1 s for
  * 42,000 pages, against SQLite's checkpoint doing it in C in a fraction).
  */
-export async function applyWalIndex(db: FileHandle, wal: FileHandle, length: number): Promise<WalIndexCheck> {
-  const pages = createWalPageIndex();
-  const check = await walkAndIndex(wal, length, pages);
-  if (!check.ok) return check;
-  const { pageSize } = check.header;
-  const { pageNumbers, dataOffsets } = pagesInOrder(pages);
+export async function writeIndexedPages(db: FileHandle, wal: FileHandle, indexed: IndexedWal): Promise<void> {
+  const { pageSize } = indexed.header;
+  const { pageNumbers, dataOffsets } = indexed.pages;
   const batchPages = Math.max(1, Math.floor(PAGES_PER_BATCH_BYTES / pageSize));
   await withBuffers([batchPages * pageSize], async ([batch]) => {
     for (let from = 0; from < pageNumbers.length; from += batchPages) {
@@ -85,18 +101,24 @@ export async function applyWalIndex(db: FileHandle, wal: FileHandle, length: num
       await setImmediate();
     }
   });
-  if (pages.commitPageCount > 0) await db.truncate(pages.commitPageCount * pageSize);
-  return check;
+  if (indexed.commitPageCount > 0) await db.truncate(indexed.commitPageCount * pageSize);
 }
 
-function readExactSync(fd: number, into: Uint8Array, position: number): void {
+/** Indexes a whole WAL index and lays its pages over the database; a broken chain is returned for the caller, which knows the segments, to name. */
+export async function applyWalIndex(db: FileHandle, wal: FileHandle, length: number): Promise<WalIndexCheck> {
+  const indexed = await indexWal(wal, length);
+  if (indexed.ok) await writeIndexedPages(db, wal, indexed);
+  return indexed;
+}
+
+export function readExactSync(fd: number, into: Uint8Array, position: number): void {
   for (let done = 0; done < into.byteLength; ) {
     const bytesRead = fs.readSync(fd, into, done, into.byteLength - done, position + done);
-    if (bytesRead === 0) throw new WalsyncError('IO', `the WAL being replayed ends at ${position + done}, inside a frame its walk found whole`);
+    if (bytesRead === 0) throw new WalsyncError('IO', `the file being replayed ends at ${position + done}, inside a page its walk found whole`);
     done += bytesRead;
   }
 }
 
-function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
+export function writeAllSync(fd: number, bytes: Uint8Array, position: number): void {
   for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
 }

@@ -21,6 +21,7 @@ import { snapshotKey, walSegmentKey } from '../replica/layout.js';
 import { expectLabel } from '../replica/object-label.js';
 import { selectRestorePlan } from './plan.js';
 import { applyWalIndex } from './apply-wal.js';
+import type { IndexedWal, WalContinuation } from './apply-wal.js';
 import { Prefetcher } from './prefetch.js';
 import type { RestorePlan, RestoreTarget } from './plan.js';
 
@@ -43,8 +44,18 @@ export interface RestoreOptions extends RestoreTarget {
   readonly integrityCheck?: IntegrityCheck;
   /** Segment downloads in flight at once (default 8). */
   readonly parallelism?: number;
+  /** Leave the output in rollback-journal mode, as a follower keeps it (see follow/follow.ts). */
+  readonly rollbackJournal?: boolean;
   /** Called as bytes are written, for a progress line on a terminal. */
   readonly onProgress?: (progress: RestoreProgress) => void;
+}
+
+/** Where a restore's replay ended: the next segment continues there; with a header and chain point once the index has begun. */
+export interface ReplayPosition {
+  readonly generationId: string;
+  readonly index: number;
+  readonly offset: number;
+  readonly continuation?: WalContinuation;
 }
 
 export interface RestoreProgress {
@@ -54,7 +65,7 @@ export interface RestoreProgress {
 }
 
 export type RestoreResult =
-  | { readonly restored: true; readonly outputPath: string; readonly plan: RestorePlan; readonly byteCount: number }
+  | { readonly restored: true; readonly outputPath: string; readonly plan: RestorePlan; readonly byteCount: number; readonly reached: ReplayPosition }
   | { readonly restored: false; readonly reason: string };
 
 export async function restore(options: RestoreOptions): Promise<RestoreResult> {
@@ -72,19 +83,24 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   await removeRestoreFiles(tmpPath);
   const progress = new ProgressCounter(plan, options.onProgress);
   const segments = new Prefetcher(plan.walIndexes.flat(), {
-    open: (segment) => decode(options.client, segment),
+    open: (segment) => decodeObject(options.client, segment),
     sizeOf: (segment) => segment.size,
     parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
     budgetBytes: PREFETCH_BUDGET_BYTES,
   });
+  let reached: ReplayPosition = { generationId: plan.generationId, index: plan.snapshot.index, offset: 0 };
   try {
     await onFile(tmpPath, async () => {
       const db = await fs.open(tmpPath, 'w+', 0o600);
       try {
         // The first segments download while the snapshot is written.
         segments.start();
-        await writeBehind(db, counted(decode(options.client, plan.snapshot), progress));
-        for (const index of plan.walIndexes) await replayWalIndex(options.client, db, `${tmpPath}${APPLY_WAL_SUFFIX}`, index, segments, progress);
+        await writeBehind(db, counted(decodeObject(options.client, plan.snapshot), progress));
+        for (const index of plan.walIndexes) {
+          const indexed = await replayWalIndex(options.client, db, `${tmpPath}${APPLY_WAL_SUFFIX}`, index, segments, progress);
+          reached = { generationId: plan.generationId, index: index[0]!.index, offset: indexed.walk.commitEnd.offset, continuation: { header: indexed.header, from: indexed.walk.commitEnd } };
+        }
+        if (options.rollbackJournal) await setRollbackJournalMode(db);
         await db.sync();
       } finally {
         await db.close();
@@ -102,7 +118,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       await fs.rm(outputPath, { force: true }).catch(() => undefined);
       throw error;
     }
-    return { restored: true, outputPath, plan, byteCount: progress.byteCount };
+    return { restored: true, outputPath, plan, byteCount: progress.byteCount, reached };
   } finally {
     segments.close();
     // The -wal and -shm the read-only integrity check left; one that cannot be removed now is removed by the next restore.
@@ -141,7 +157,8 @@ class ProgressCounter {
   }
 }
 
-function decode(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): Body {
+/** An object's body, LZ4-decoded and checked against its name. */
+export function decodeObject(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): Body {
   if ('offset' in object) {
     const name = `${client.url}/${walSegmentKey(object.generationId, object.index, object.offset)}`;
     return decodeLz4Frame(client.readWalSegment(object.generationId, object.index, object.offset), name, expectLabel(object, name));
@@ -186,18 +203,31 @@ async function replayWalIndex(
   segments: WalSegmentInfo[],
   bodies: Prefetcher<WalSegmentInfo>,
   progress: ProgressCounter,
-): Promise<void> {
+): Promise<IndexedWal> {
   const wal = await fs.open(walPath, 'w+', 0o600);
   try {
     const length = await writeBehind(wal, concatenated(client, segments, bodies, progress));
     const check = await applyWalIndex(db, wal, length);
-    if (!check.ok) {
-      const broken = segments.filter((segment) => segment.offset <= check.validEnd).at(-1) ?? segments[0]!;
-      throw new WalsyncError('REPLICA_CORRUPT', `${client.url}/${walSegmentKey(broken.generationId, broken.index, broken.offset)}: ${check.problem} of index ${broken.index}`);
-    }
+    if (!check.ok) throw brokenChain(client, segments, check);
+    return check;
   } finally {
     await wal.close();
   }
+}
+
+/** The error for a chain that breaks, naming the segment the break is in. */
+export function brokenChain(client: ReplicaClient, segments: readonly WalSegmentInfo[], check: { problem: string; validEnd: number }): WalsyncError {
+  const broken = segments.filter((segment) => segment.offset <= check.validEnd).at(-1) ?? segments[0]!;
+  return new WalsyncError('REPLICA_CORRUPT', `${client.url}/${walSegmentKey(broken.generationId, broken.index, broken.offset)}: ${check.problem} of index ${broken.index}`);
+}
+
+/**
+ * Bytes 18 and 19 of the header say which journal a database uses; 1 is the
+ * rollback journal. A follower's readers then take SQLite's file locks and
+ * check the change counter on every read (see follow/follow.ts).
+ */
+export async function setRollbackJournalMode(db: fs.FileHandle): Promise<void> {
+  await writeAll(db, new Uint8Array([1, 1]), 18);
 }
 
 function checkIntegrity(dbPath: string, plan: RestorePlan, check: IntegrityCheck): void {

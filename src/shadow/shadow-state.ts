@@ -15,14 +15,14 @@ import { cutBackShadowWal, damageReason, inspectShadowWal } from './shadow-wal.j
 
 export type ShadowState =
   | { readonly kind: 'continues'; readonly cursor: ShadowCursor; readonly cutBack?: { readonly file: string; readonly byteCount: number } }
-  | { readonly kind: 'new-generation'; readonly reason: string };
+  | { readonly kind: 'new-generation'; readonly reason: string; readonly firstSync?: boolean };
 
 /** `previous` is where this process's last sync left the shadow: trusted, without reading the file, when its size still says so. */
 export async function readShadowState(metaDir: string, previous: ShadowCursor | undefined): Promise<ShadowState> {
   const lookup = await readGeneration(metaDir);
   if (lookup.kind === 'missing') {
     const firstSync = (await listGenerationDirs(metaDir)).length === 0;
-    return newGeneration(firstSync ? 'first sync of this database' : `generation file ${generationFilePath(metaDir)} is missing`);
+    return firstSync ? { kind: 'new-generation', reason: 'first sync of this database', firstSync } : newGeneration(`generation file ${generationFilePath(metaDir)} is missing`);
   }
   if (lookup.kind === 'malformed') {
     return newGeneration(`generation file ${generationFilePath(metaDir)} is malformed (${JSON.stringify(lookup.content)})`);

@@ -27,6 +27,7 @@ import { appendCommitted, continueOrStartGeneration, startNewGeneration } from '
 import { createShadowIndex } from './shadow-index.js';
 import type { ShadowState } from './shadow-state.js';
 import { readShadowState } from './shadow-state.js';
+import { takePromotion } from '../restore/follow/follow-state.js';
 import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import { NOTHING_COPIED, addCounts } from './shadow-wal.js';
 import { copyWithoutLock } from './unlocked-copy.js';
@@ -128,6 +129,10 @@ async function readShadowOnce(db: LiveDb, options: SyncShadowOptions): Promise<S
   // later ones must not, or they would race this process's own temp files.
   const removedTmpCount = previous ? 0 : await removeTmpFiles(metaDir);
   const shadow = await readShadowState(metaDir, previous?.cursor);
+  if (shadow.kind === 'new-generation' && shadow.firstSync) {
+    const promotion = await takePromotion(db.dbPath);
+    return { modes, shadow: promotion ? { ...shadow, reason: promotion } : shadow, removedTmpCount };
+  }
   if (shadow.kind !== 'continues') return { modes, shadow, removedTmpCount };
   const { cursor, cutBack } = shadow;
   if (cutBack) log.warn('cut back torn shadow tail', { db: db.dbPath, generation: cursor.generationId, file: cutBack.file, offset: cursor.end.offset, bytes: cutBack.byteCount });

@@ -12,7 +12,10 @@ import { EXIT_OK, WalsyncError } from '../../errors.js';
 import type { ReplicaClient } from '../../replica/client.js';
 import type { RestoreProgress } from '../../restore/restore.js';
 import { DEFAULT_PARALLELISM, INTEGRITY_CHECKS, restore } from '../../restore/restore.js';
-import { openReplica } from '../../replica/url.js';
+import type { IntegrityCheck } from '../../restore/restore.js';
+import { follow } from '../../restore/follow/follow.js';
+import { durationArg } from '../common.js';
+import { localReplicaDir, openReplica } from '../../replica/url.js';
 import { formatIndex, isGenerationId } from '../../wal/pos.js';
 import type { CliIo } from '../io.js';
 import type { AgeArgs } from '../age-option.js';
@@ -31,6 +34,8 @@ export interface RestoreArgs extends AgeArgs {
   'if-replica-exists': boolean;
   'integrity-check': string;
   parallelism: number;
+  follow: boolean;
+  'follow-interval': string;
   json: boolean;
 }
 
@@ -49,6 +54,8 @@ export function restoreBuilder<T>(yargs: Argv<T>) {
     .option('if-replica-exists', { type: 'boolean', default: false, describe: 'Do nothing (exit 0) when the replica has no backups' })
     .option('integrity-check', { type: 'string', default: 'full', describe: 'Check the restored database before it appears: full (integrity_check), quick (quick_check) or none' })
     .option('parallelism', { type: 'number', default: DEFAULT_PARALLELISM, describe: 'WAL segments downloaded ahead at once' })
+    .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'After the restore, keep OUT current with the replica until SIGINT/SIGTERM (a warm standby)' })
+    .option('follow-interval', { type: 'string', default: '1s', describe: 'With --follow: time between looks at the replica (a file replica is also watched)' })
     .conflicts('index', 'timestamp');
 }
 
@@ -66,6 +73,7 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     throw new WalsyncError('USAGE', `--parallelism: ${args.parallelism} is not a number of downloads from 1 to 64`);
   }
   const { client, outputPath } = args.config === undefined ? fromUrl(args, io) : await fromConfig(args.config, args, io);
+  if (args.follow) return followCommand(args, io, { client, outputPath, integrityCheck, replicaDir: args.config === undefined ? localReplicaDir(args.replica!) : undefined });
   const showProgress = !args.json && io.isTerminal;
   const result = await restore({
     client,
@@ -96,6 +104,43 @@ export async function restoreCommand(args: RestoreArgs, io: CliIo): Promise<numb
     );
   }
   return EXIT_OK;
+}
+
+/** Until SIGINT or SIGTERM, which stop it after the apply in flight: OUT is whole whenever it stops. */
+async function followCommand(
+  args: RestoreArgs,
+  io: CliIo,
+  target: { client: ReplicaClient; outputPath: string; integrityCheck: IntegrityCheck; replicaDir: string | undefined },
+): Promise<number> {
+  for (const [flag, given] of [['--generation', args.generation], ['--index', args.index], ['--timestamp', args.timestamp]] as const) {
+    if (given !== undefined) throw new WalsyncError('USAGE', `${flag}: --follow follows the newest generation to its newest commit; restore to a point without --follow`);
+  }
+  if (args['if-db-not-exists']) throw new WalsyncError('USAGE', '--if-db-not-exists: --follow continues a database it followed before and refuses any other');
+  const intervalMs = durationArg('follow-interval', args['follow-interval']);
+  const stop = new AbortController();
+  const removeHandlers = io.onSignals(['SIGINT', 'SIGTERM'], (signal) => {
+    io.log.info('stopping after the apply in flight', { db: path.resolve(target.outputPath), signal });
+    stop.abort();
+  });
+  try {
+    await follow({
+      client: target.client,
+      outputPath: target.outputPath,
+      intervalMs,
+      signal: stop.signal,
+      log: io.log,
+      watchDir: target.replicaDir,
+      parallelism: args.parallelism,
+      integrityCheck: target.integrityCheck,
+      onApplied: ({ position, segmentCount, restored }) => {
+        if (!args.json) return;
+        io.stdout(JSON.stringify({ generation: position.generationId, index: position.index, offset: position.offset, segments: segmentCount, ...(restored ? { restored } : {}) }));
+      },
+    });
+    return EXIT_OK;
+  } finally {
+    removeHandlers();
+  }
 }
 
 function fromUrl(args: RestoreArgs, io: CliIo): { client: ReplicaClient; outputPath: string } {

@@ -1,0 +1,208 @@
+/**
+ * `walsync restore --follow`: a standby kept current from a file replica
+ * while the app writes, read all along by an independent SQLite (python3)
+ * that must only ever see whole commits, and killed with SIGKILL over and
+ * over; a new generation on the primary; promotion to a primary of its own.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { startAppInTempDir } from '../helpers/app.js';
+import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
+import { restoreEquals, signalAndWait, waitFor } from '../helpers/daemon.js';
+import { dumpTables, integrityCheck, metaDirOf } from '../helpers/shadow.js';
+
+/** Opens the standby read-only in a loop, each read one transaction: its counter, its log's size and top, and integrity_check. */
+const READER = String.raw`
+import json, sqlite3, sys, time
+path, stop_file = sys.argv[1], sys.argv[2]
+import os
+while not os.path.exists(stop_file):
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            n = db.execute("SELECT n FROM counter").fetchone()[0]
+            count, top = db.execute("SELECT count(*), coalesce(max(seq), 0) FROM log").fetchone()
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            db.execute("COMMIT")
+            print(json.dumps({"n": n, "count": count, "top": top, "check": check}), flush=True)
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        print(json.dumps({"unavailable": str(error)}), flush=True)
+    time.sleep(0.02)
+`;
+
+const SYNC_FLAGS = ['--interval', '1s', '--checkpoint-min-pages', '50'];
+
+function followArgs(replica: string, out: string): string[] {
+  return ['restore', '--follow', '--json', '--follow-interval', '200ms', '-o', out, replica];
+}
+
+async function startFollower(replica: string, out: string): Promise<{ child: ChildProcess; done: ReturnType<typeof collect> }> {
+  const child = spawnCli(followArgs(replica, out));
+  return { child, done: collect(child, 600_000) };
+}
+
+function rowsOf(dbPath: string) {
+  return dumpTables(dbPath, { exclude: ['_walsync_seq'] });
+}
+
+describe('restore --follow', () => {
+  it('keeps a standby that readers only ever see at whole commits, through 20+ SIGKILLs, and that ends equal to the primary', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 200 });
+    await app.exec('CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0); CREATE TABLE log (seq INTEGER PRIMARY KEY, body BLOB); CREATE TABLE churn (id INTEGER PRIMARY KEY, v)');
+    const replica = path.join(dir, 'replica');
+    const out = path.join(dir, 'standby.db');
+    const sync = spawnCli(['sync', ...SYNC_FLAGS, dbPath, replica]);
+    const syncDone = collect(sync, 600_000);
+    t.after(() => sync.kill('SIGKILL'));
+    await app.exec("INSERT INTO log (seq, body) VALUES (1, randomblob(300)); UPDATE counter SET n = 1");
+    await waitFor('a first sync', async () => (await fs.readdir(replica).catch(() => [])).length > 0);
+    let follower = await startFollower(replica, out);
+    t.after(() => follower.child.kill('SIGKILL'));
+    const stopFile = path.join(dir, 'stop-reading');
+    const readerScript = path.join(dir, 'reader.py');
+    await fs.writeFile(readerScript, READER);
+    const reader = spawn('python3', [readerScript, out, stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let readerOut = '';
+    reader.stdout!.on('data', (chunk) => (readerOut += chunk));
+    t.after(() => reader.kill('SIGKILL'));
+
+    let n = 1;
+    let kills = 0;
+    const end = Date.now() + 62_000;
+    let nextKill = Date.now() + 1500;
+    while (Date.now() < end) {
+      n++;
+      // Each transaction moves the counter with its log row: a reader must see them together.
+      const extra = n % 7 === 0 ? `DELETE FROM churn WHERE id % 3 = ${n % 3}; ` : n % 5 === 0 ? 'UPDATE churn SET v = randomblob(200) WHERE id % 4 = 1; ' : '';
+      await app.exec(`BEGIN; INSERT INTO log (seq, body) VALUES (${n}, randomblob(${200 + (n % 9) * 300})); INSERT INTO churn (v) VALUES (randomblob(500)); ${extra}UPDATE counter SET n = ${n}; COMMIT`);
+      if (n === 400) await app.exec('ALTER TABLE churn ADD COLUMN note TEXT; CREATE INDEX churn_v ON churn (v)');
+      if (Date.now() >= nextKill) {
+        follower.child.kill('SIGKILL');
+        await follower.done;
+        kills++;
+        follower = await startFollower(replica, out);
+        nextKill = Date.now() + 800 + Math.random() * 1600;
+      }
+      await sleep(5);
+    }
+    assert.ok(kills >= 20, `killed ${kills} times`);
+    // The last commits reach the replica, then the standby.
+    const final = rowsOf(dbPath);
+    await waitFor('the standby to catch up with the primary', async () => {
+      try {
+        return JSON.stringify(rowsOf(out)) === JSON.stringify(final);
+      } catch {
+        return false;
+      }
+    }, 30_000);
+    await fs.writeFile(stopFile, '');
+    await new Promise((resolve) => reader.once('exit', resolve));
+    const stopped = await signalAndWait(follower.child, follower.done);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(integrityCheck(out), 'ok');
+
+    const reads = readerOut.trim().split('\n').map((line) => JSON.parse(line) as { n?: number; count?: number; top?: number; check?: string; unavailable?: string });
+    const seen = reads.filter((read) => read.n !== undefined);
+    assert.ok(seen.length > 200, `the reader read the standby ${seen.length} times`);
+    let last = 0;
+    for (const read of seen) {
+      assert.equal(read.check, 'ok', JSON.stringify(read));
+      assert.equal(read.top, read.n, `a whole commit: ${JSON.stringify(read)}`);
+      assert.equal(read.count, read.n, `a whole commit: ${JSON.stringify(read)}`);
+      assert.ok(read.n! >= last, `never older than a read before: ${read.n} after ${last}`);
+      last = read.n!;
+    }
+    // Unavailable only while missing before the first restore, locked for an apply, or rolling back after a kill.
+    for (const read of reads.filter((r) => r.unavailable)) assert.match(read.unavailable!, /locked|unable to open|no such table|readonly|busy/i, read.unavailable);
+    sync.kill('SIGTERM');
+    await syncDone;
+  });
+
+  it('follows a new generation: the standby is restored afresh from it and says so', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const out = path.join(dir, 'standby.db');
+    await app.insert(50, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const follower = await startFollower(replica, out);
+    t.after(() => follower.child.kill('SIGKILL'));
+    let stdout = '';
+    follower.child.stdout!.on('data', (chunk) => (stdout += chunk));
+    await waitFor('the first restore', () => /"restored":"first restore"/.test(stdout));
+    // The primary's shadow is lost: its next sync starts a new generation.
+    await fs.rm(metaDirOf(dbPath), { recursive: true });
+    await app.insert(30, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    await waitFor('the new generation to be followed', () => /"restored":"the replica has a new generation/.test(stdout));
+    await app.insert(20, { size: 300, perTx: 5 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    await waitFor('the standby to equal the primary', () => JSON.stringify(rowsOf(out)) === JSON.stringify(rowsOf(dbPath)), 20_000);
+    const stopped = await signalAndWait(follower.child, follower.done, 'SIGINT');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stderr, /"msg":"follow new generation".*"reason":"the replica has a new generation/);
+  });
+
+  it('promotion: stop the follower, open the standby read-write, replicate it to a new location; that restores equal to it', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const out = path.join(dir, 'standby.db');
+    await app.insert(80, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const follower = await startFollower(replica, out);
+    t.after(() => follower.child.kill('SIGKILL'));
+    await app.insert(40, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    await waitFor('the standby to equal the primary', () => JSON.stringify(rowsOf(out)) === JSON.stringify(rowsOf(dbPath)), 20_000);
+    assert.equal((await signalAndWait(follower.child, follower.done)).code, 0);
+
+    // Fail over: the standby becomes the primary of its own replica.
+    const db = new Database(out);
+    db.pragma('journal_mode = WAL');
+    db.exec("CREATE TABLE after_promotion (x); INSERT INTO after_promotion VALUES ('written on the promoted standby')");
+    const promotedReplica = path.join(dir, 'promoted-replica');
+    const first = await runCli(['sync', '--once', out, promotedReplica]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /new generation .*reason="promoted standby \(it followed generation [0-9a-f]{16} of file:\/\/.*replica\)"/);
+    db.exec("INSERT INTO after_promotion VALUES ('and more')");
+    assert.equal((await runCli(['sync', '--once', out, promotedReplica])).code, 0);
+    await restoreEquals(dir, promotedReplica, out);
+    db.close();
+    // It is a primary now: following into it again is refused.
+    const again = await runCli(followArgs(replica, out));
+    assert.equal(again.code, 2);
+    assert.match(errorLines(again.stderr)[0]!, /^walsync: OUTPUT_EXISTS: .*standby\.db: already exists and was not followed from a replica/);
+  });
+
+  it('refuses a point in time, a standby of another replica, and a database it did not follow: one line, exit 2', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    await app.insert(10, { size: 100, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const out = path.join(dir, 'standby.db');
+    const atTime = await runCli(['restore', '--follow', '--timestamp', '2026-01-01T00:00:00Z', '-o', out, replica]);
+    assert.equal(atTime.code, 2);
+    assert.match(errorLines(atTime.stderr)[0]!, /^walsync: USAGE: --timestamp: --follow follows the newest generation/);
+    const follower = spawnCli(followArgs(replica, out));
+    const done = collect(follower);
+    await waitFor('the first restore', async () => (await fs.stat(`${out}.walsync-follow`).catch(() => undefined)) !== undefined);
+    assert.equal((await signalAndWait(follower, done)).code, 0);
+    const other = path.join(dir, 'other-replica');
+    await fs.cp(replica, other, { recursive: true });
+    const wrongReplica = await runCli(followArgs(other, out));
+    assert.equal(wrongReplica.code, 2);
+    assert.match(errorLines(wrongReplica.stderr)[0]!, /^walsync: USAGE: .*standby\.db\.walsync-follow: .*standby\.db follows file:\/\/.*\/replica, not file:\/\/.*\/other-replica$/);
+    await fs.rm(`${out}.walsync-follow`);
+    const notFollowed = await runCli(followArgs(replica, out));
+    assert.equal(notFollowed.code, 2);
+    assert.match(errorLines(notFollowed.stderr)[0]!, /^walsync: OUTPUT_EXISTS: /);
+  });
+});
