@@ -14,6 +14,7 @@
  *  (age) the 1 GiB database's snapshot and restore with age encryption on vs off (bench/remote.ts)
  *  (sftp) its snapshot upload and restore over SFTP to a local sshd vs a file replica (bench/remote.ts)
  *  (chain) restore of the 1 GiB database + 1,000 WAL segments of ~256 KiB, from a file replica and s3rver, vs cp (bench/restore-chain.ts)
+ *  (follow) commit-to-standby lag of restore --follow beside walsync run at 1 s, and the follower's memory (bench/follow.ts)
  *  (fleet) one walsync run over a dir: entry of 1,000 databases (FLEET_SIZES): first snapshots, idle CPU, memory, descriptors, commit-to-replica lag (bench/fleet.ts)
  *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
  */
@@ -33,6 +34,7 @@ import { fleetFigures } from './fleet.js';
 import { HUGE_POLICY, inProcessSnapshot } from './in-process.js';
 import { ageFigures, sftpFigures } from './remote.js';
 import { chainFigures } from './restore-chain.js';
+import { followFigures } from './follow.js';
 import { litestreamFigures } from './litestream.js';
 import { s3Figures } from './s3.js';
 import type { Figure } from './figure.js';
@@ -340,6 +342,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   age: ageFigures,
   sftp: sftpFigures,
   chain: chainFigures,
+  follow: followFigures,
   f: async (dir) => [await idleRunCpu(dir)],
   g: async (dir) => [await commitThroughputUnderRun(dir), await commitThroughputUnderRun(dir, 0), await commitThroughputBesideTailer(dir)],
   s: async (dir) => [await stopTime(dir)],
