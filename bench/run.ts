@@ -16,7 +16,7 @@
  *  (chain) restore of the 1 GiB database + 1,000 WAL segments of ~256 KiB, from a file replica and s3rver, vs cp (bench/restore-chain.ts)
  *  (follow) commit-to-standby lag of restore --follow beside walsync run at 1 s, and the follower's memory (bench/follow.ts)
  *  (fleet) one walsync run over a dir: entry of 1,000 databases (FLEET_SIZES): first snapshots, idle CPU, memory, descriptors, commit-to-replica lag (bench/fleet.ts)
- *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts)
+ *  (ls) with LITESTREAM_BIN: walsync run and litestream replicate side by side (bench/litestream.ts); (lsrestore) only its restore figure, asked for by name
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,7 +35,7 @@ import { HUGE_POLICY, inProcessSnapshot } from './in-process.js';
 import { ageFigures, sftpFigures } from './remote.js';
 import { chainFigures } from './restore-chain.js';
 import { followFigures } from './follow.js';
-import { litestreamFigures } from './litestream.js';
+import { litestreamFigures, litestreamRestoreFigure } from './litestream.js';
 import { s3Figures } from './s3.js';
 import type { Figure } from './figure.js';
 import { commitFigure, commitRates, commitsFor, cpuSecondsOf, startWalsyncRun, stopDaemon, timed } from './daemons.js';
@@ -348,6 +348,7 @@ const FIGURES: Record<string, (dir: string) => Promise<Figure[]>> = {
   s: async (dir) => [await stopTime(dir)],
   fleet: fleetFigures,
   ls: litestreamFigures,
+  lsrestore: async (dir) => [await litestreamRestoreFigure(dir)],
 };
 
 async function main(): Promise<void> {
@@ -359,7 +360,7 @@ async function main(): Promise<void> {
     const figures: Figure[] = [];
     for (const [name, measure] of Object.entries(FIGURES)) {
       // The side-by-side figures need the real Litestream: a full run has them only where LITESTREAM_BIN is set.
-      const wanted = chosen.length === 0 ? name !== 'ls' || process.env.LITESTREAM_BIN !== undefined : chosen.includes(name);
+      const wanted = chosen.length === 0 ? (name !== 'ls' || process.env.LITESTREAM_BIN !== undefined) && name !== 'lsrestore' : chosen.includes(name);
       if (wanted) figures.push(...(await measure(dir)));
     }
     for (const figure of figures) {

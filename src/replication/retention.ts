@@ -24,6 +24,12 @@ export interface RetentionResult {
   readonly deletedSnapshotCount: number;
   readonly deletedWalSegmentCount: number;
   readonly snapshotTaken: boolean;
+  /**
+   * Other generations with a snapshot taken after the current one began: a
+   * second primary writing to this location (each writes only its own
+   * generation, so they never mix, but a restore takes whichever wrote last).
+   */
+  readonly otherWriters: { readonly generationId: string; readonly snapshotAt: Date }[];
 }
 
 export async function enforceRetention(client: ReplicaClient, options: RetentionOptions): Promise<RetentionResult> {
@@ -35,7 +41,12 @@ export async function enforceRetention(client: ReplicaClient, options: Retention
 
   const kept = snapshots.filter((s) => s.createdAt.getTime() > cutoff);
   const currentGenerationId = options.currentGenerationId ?? snapshots.at(-1)?.generationId;
-  const newestOfCurrent = snapshots.filter((s) => s.generationId === currentGenerationId).at(-1);
+  const ofCurrent = snapshots.filter((s) => s.generationId === currentGenerationId);
+  const newestOfCurrent = ofCurrent.at(-1);
+  const currentBegan = ofCurrent[0]?.createdAt.getTime();
+  const otherWriters = [...new Set(snapshots.filter((s) => s.generationId !== currentGenerationId && currentBegan !== undefined && s.createdAt.getTime() > currentBegan).map((s) => s.generationId))].map(
+    (generationId) => ({ generationId, snapshotAt: snapshots.filter((s) => s.generationId === generationId).at(-1)!.createdAt }),
+  );
   if (newestOfCurrent && !kept.includes(newestOfCurrent)) kept.push(newestOfCurrent);
   let snapshotTaken = false;
   if (kept.length === 0) {
@@ -47,7 +58,7 @@ export async function enforceRetention(client: ReplicaClient, options: Retention
     }
   }
   if (kept.length === 0) {
-    return { keptSnapshots: [], deletedGenerations: [], deletedSnapshotCount: 0, deletedWalSegmentCount: 0, snapshotTaken };
+    return { keptSnapshots: [], deletedGenerations: [], deletedSnapshotCount: 0, deletedWalSegmentCount: 0, snapshotTaken, otherWriters };
   }
 
   const lowestKeptIndex = new Map<string, number>();
@@ -73,5 +84,5 @@ export async function enforceRetention(client: ReplicaClient, options: Retention
     await client.deleteWalSegments(generationId, below);
     deletedWalSegmentCount += below.length;
   }
-  return { keptSnapshots: kept, deletedGenerations, deletedSnapshotCount, deletedWalSegmentCount, snapshotTaken };
+  return { keptSnapshots: kept, deletedGenerations, deletedSnapshotCount, deletedWalSegmentCount, snapshotTaken, otherWriters };
 }

@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { startAppInTempDir } from '../helpers/app.js';
 import { runCli } from '../helpers/cli.js';
 import { currentGeneration, dumpTables } from '../helpers/shadow.js';
+import { openReplica } from '../../src/replica/url.js';
+import { enforceRetention } from '../../src/replication/retention.js';
 
 async function age(filePath: string, ms: number): Promise<void> {
   const time = new Date(Date.now() - ms);
@@ -53,5 +55,24 @@ describe('retention', () => {
     assert.deepEqual(dumpTables(out), dumpTables(dbPath));
     const again = await runCli(['retention', '--json', '--retention', '1h', replica]);
     assert.deepEqual(JSON.parse(again.stdout), { ...JSON.parse(again.stdout), deletedGenerations: [], deletedSnapshots: 0, deletedWalSegments: 0 }, 'a second run is a no-op');
+  });
+
+  it('names another writer: a second database replicating to the same location has snapshots after the current generation began', async (t) => {
+    const first = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const second = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(first.dir, 'shared-replica');
+    await first.app.insert(10, { size: 100, perTx: 10 });
+    await second.app.insert(10, { size: 100, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', first.dbPath, replica])).code, 0);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await runCli(['sync', '--once', second.dbPath, replica])).code, 0);
+    const client = openReplica(replica);
+    const firstGeneration = await currentGeneration(first.dbPath);
+    const secondGeneration = await currentGeneration(second.dbPath);
+    const seen = await enforceRetention(client, { retentionMs: 3_600_000, currentGenerationId: firstGeneration });
+    assert.deepEqual(seen.otherWriters.map((w) => w.generationId), [secondGeneration]);
+    assert.deepEqual(seen.deletedGenerations, [], 'both are recent: nothing deleted');
+    // The later writer's view: the first one has written nothing since it began.
+    assert.deepEqual((await enforceRetention(client, { retentionMs: 3_600_000, currentGenerationId: secondGeneration })).otherWriters, []);
   });
 });
