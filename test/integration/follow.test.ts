@@ -16,6 +16,7 @@ import { startAppInTempDir } from '../helpers/app.js';
 import { collect, errorLines, runCli, spawnCli } from '../helpers/cli.js';
 import { restoreEquals, signalAndWait, waitFor } from '../helpers/daemon.js';
 import { dumpTables, integrityCheck, metaDirOf } from '../helpers/shadow.js';
+import { startS3Server } from '../helpers/s3-server.js';
 
 /** Opens the standby read-only in a loop, each read one transaction: its counter, its log's size and top, and integrity_check. */
 const READER = String.raw`
@@ -149,6 +150,42 @@ describe('restore --follow', () => {
     const stopped = await signalAndWait(follower.child, follower.done, 'SIGINT');
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.match(stopped.stderr, /"msg":"follow new generation".*"reason":"the replica has a new generation/);
+  });
+
+  it('follows an S3 replica by polling, listing past the position it holds', async (t) => {
+    const cleanups: (() => Promise<void>)[] = [];
+    t.after(async () => {
+      for (const cleanup of cleanups) await cleanup();
+    });
+    const server = await startS3Server((stop) => cleanups.push(stop));
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = server.url('follow');
+    const out = path.join(dir, 'standby.db');
+    await app.insert(40, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica], { env: server.env() })).code, 0);
+    const child = spawnCli(['restore', '--follow', '--json', '--follow-interval', '300ms', '-o', out, replica], { env: server.env() });
+    const done = collect(child);
+    t.after(() => child.kill('SIGKILL'));
+    for (let round = 0; round < 4; round++) {
+      await app.insert(20, { size: 300, perTx: 5 });
+      assert.equal((await runCli(['sync', '--once', dbPath, replica], { env: server.env() })).code, 0);
+      await waitFor(`round ${round} in the standby`, () => {
+        try {
+          return JSON.stringify(rowsOf(out)) === JSON.stringify(rowsOf(dbPath));
+        } catch {
+          return false;
+        }
+      }, 20_000);
+    }
+    const stopped = await signalAndWait(child, done);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const applied = stopped.stdout.trim().split('\n').map((line) => JSON.parse(line) as { segments: number });
+    // The first round may land before the first restore lists the replica.
+    assert.ok(applied.filter((line) => line.segments > 0).length >= 3, stopped.stdout);
+    // Polling lists from the position: no listing of the whole generation after the first restore.
+    const walListings = server.requests.filter((r) => r.method === 'GET' && /list-type=2/.test(r.url) && /%2Fwal%2F(&|$)/.test(r.url));
+    assert.ok(walListings.filter((r) => /start-after=/.test(r.url)).length >= 4, 'the looks list past the position');
+    assert.ok(walListings.filter((r) => !/start-after=/.test(r.url)).length <= 2, 'only the first restore lists every segment');
   });
 
   it('promotion: stop the follower, open the standby read-write, replicate it to a new location; that restores equal to it', async (t) => {
