@@ -6,8 +6,10 @@
  * With BASELINE_CLI (another build's dist/src/cli/main.js), that build
  * restores the same file replica in the same run, for a before and after.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job/context.js';
@@ -61,6 +63,25 @@ function restoreTimed(out: string, replica: string, cli = cliPath): { ms: number
   return { ms, peakMiB: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024 };
 }
 
+/** The restore holds the primary's rows: their count, total size, and every 500th row's bytes (a full dump of 1 GiB would dwarf the restore). */
+function assertSameRows(primaryPath: string, restoredPath: string): void {
+  const summary = (dbPath: string) => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const hash = createHash('sha256');
+      for (const row of db.prepare('SELECT rowid, body FROM t WHERE rowid % 500 = 7 ORDER BY rowid').iterate() as Iterable<{ rowid: number; body: Buffer }>) {
+        hash.update(String(row.rowid)).update(row.body);
+      }
+      const { count, bytes } = db.prepare('SELECT count(*) AS count, sum(length(body)) AS bytes FROM t').get() as { count: number; bytes: number };
+      return `${count} rows, ${bytes} bytes, sample ${hash.digest('hex')}`;
+    } finally {
+      db.close();
+    }
+  };
+  const [primary, restored] = [summary(primaryPath), summary(restoredPath)];
+  if (primary !== restored) throw new Error(`bench chain: the restore differs from the primary (${restored} vs ${primary})`);
+}
+
 export async function chainFigures(dir: string): Promise<Figure[]> {
   const stops: (() => Promise<void>)[] = [];
   const savedEnv = { ...process.env };
@@ -80,6 +101,7 @@ export async function chainFigures(dir: string): Promise<Figure[]> {
     const baseline = baselineCli ? best(fileReplica, baselineCli) : undefined;
     const file = best(fileReplica);
     const fromS3 = best(s3.url('chain'));
+    assertSameRows(dbPath, out);
     const restoredMiB = fs.statSync(out).size / MiB;
     timed('sync', []);
     const cpMs = Math.min(...[0, 1].map(() => timed('cp', [out, path.join(dir, 'chain-copy.db')]).ms));

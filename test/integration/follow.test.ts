@@ -30,7 +30,7 @@ while not os.path.exists(stop_file):
             db.execute("BEGIN")
             n = db.execute("SELECT n FROM counter").fetchone()[0]
             count, top = db.execute("SELECT count(*), coalesce(max(seq), 0) FROM log").fetchone()
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            check = db.execute("PRAGMA integrity_check").fetchone()[0]
             db.execute("COMMIT")
             print(json.dumps({"n": n, "count": count, "top": top, "check": check}), flush=True)
         finally:
@@ -231,6 +231,13 @@ describe('restore --follow', () => {
     const follower = spawnCli(followArgs(replica, out));
     const done = collect(follower);
     await waitFor('the first restore', async () => (await fs.stat(`${out}.walsync-follow`).catch(() => undefined)) !== undefined);
+    // While it is followed, neither a second follower nor a sync may work on it.
+    await waitFor('the follower to hold the database', async () => (await fs.stat(path.join(metaDirOf(out), 'lock-holder.json')).catch(() => undefined)) !== undefined);
+    for (const args of [followArgs(replica, out), ['sync', '--once', out, path.join(dir, 'elsewhere')]]) {
+      const refused = await runCli(args);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(errorLines(refused.stderr)[0]!, /^walsync: LOCKED: .*standby\.db: another walsync restore --follow \(pid \d+\)/);
+    }
     assert.equal((await signalAndWait(follower, done)).code, 0);
     const other = path.join(dir, 'other-replica');
     await fs.cp(replica, other, { recursive: true });

@@ -30,6 +30,9 @@ import type { ReplicaClient, WalSegmentInfo } from '../../replica/client.js';
 import { walSegmentKey } from '../../replica/layout.js';
 import { indexWal } from '../apply-wal.js';
 import { Prefetcher } from '../prefetch.js';
+import type { DbLock } from '../../db/db-lock.js';
+import { acquireDbLock } from '../../db/db-lock.js';
+import { defaultMetaDir } from '../../layout.js';
 import type { IntegrityCheck, ReplayPosition } from '../restore.js';
 import { DEFAULT_PARALLELISM, brokenChain, decodeObject, removeDatabaseFiles, restore } from '../restore.js';
 import { selectRestorePlan } from '../plan.js';
@@ -65,11 +68,11 @@ export interface Applied {
 export async function follow(options: FollowOptions): Promise<void> {
   const outputPath = path.resolve(options.outputPath);
   const follower = new Follower({ ...options, outputPath });
-  await follower.start();
   try {
+    await follower.start();
     await follower.loop();
   } finally {
-    follower.close();
+    await follower.close();
   }
 }
 
@@ -79,6 +82,8 @@ class Follower {
   private lock: Database.Database | undefined;
   private replay: FileHandle | undefined;
   private knownGenerations = new Set<string>();
+  /** walsync's lock on OUT, as any walsync process working on a database holds: a `walsync run` or a second follower is refused. */
+  private dbLock: DbLock | undefined;
 
   constructor(private readonly options: FollowOptions & { outputPath: string }) {}
 
@@ -98,6 +103,7 @@ class Follower {
   async start(): Promise<void> {
     const { client } = this.options;
     const outExists = await pathExists(this.out);
+    if (outExists) await this.takeDbLock();
     const state = outExists ? await readFollowState(this.out) : undefined;
     if (outExists && !state) {
       throw new WalsyncError('OUTPUT_EXISTS', `${this.out}: already exists and was not followed from a replica (no ${path.basename(followStatePath(this.out))} beside it); follow into a new path`);
@@ -113,6 +119,7 @@ class Follower {
       await writeFollowState(this.out, { replica: client.url, position: fresh });
       await onFile(this.out, () => fs.rename(this.freshPath, this.out));
       await fsyncPath(path.dirname(this.out));
+      await this.takeDbLock();
       this.options.onApplied?.({ position: fresh, segmentCount: 0, restored: 'first restore' });
     } else {
       this.position = state.position;
@@ -147,7 +154,17 @@ class Follower {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    this.closeOut();
+    await this.dbLock?.release();
+    this.dbLock = undefined;
+  }
+
+  private async takeDbLock(): Promise<void> {
+    this.dbLock = await acquireDbLock(defaultMetaDir(this.out), this.out, 'daemon', 'restore --follow', this.options.log);
+  }
+
+  private closeOut(): void {
     this.lock?.close();
     this.lock = undefined;
     // The descriptor goes after SQLite's connection: closing any descriptor of a file drops every POSIX lock the process holds on it.
@@ -226,7 +243,7 @@ class Follower {
   private async swapIn(generationId: string, reason: string): Promise<void> {
     this.options.log.info('follow new generation', { db: this.out, generation: generationId, previous: this.position.generationId, reason });
     const fresh = await this.restoreAfresh(reason, generationId);
-    this.close();
+    this.closeOut();
     // The rename goes first: killed before the state names the new generation, the next start finds it newer than the state's and restores it again.
     await onFile(this.out, () => fs.rename(this.freshPath, this.out));
     await fsyncPath(path.dirname(this.out));
