@@ -164,9 +164,11 @@ export async function* decodeLz4Frame(
   onSkippable?: (payload: Uint8Array) => void,
 ): AsyncGenerator<Uint8Array> {
   const chunks = source[Symbol.asyncIterator]();
+  const reader = new ByteReader(chunks);
   try {
-    yield* decodeFrom(new ByteReader(chunks), name, onSkippable);
+    yield* decodeFrom(reader, name, onSkippable);
   } finally {
+    reader.close();
     // Stopped early (an error here or in the consumer): let the source close its file.
     await chunks.return?.();
   }
@@ -179,9 +181,11 @@ export async function readLz4ContentSize(
   onSkippable?: (payload: Uint8Array) => void,
 ): Promise<number | undefined> {
   const chunks = source[Symbol.asyncIterator]();
+  const reader = new ByteReader(chunks);
   try {
-    return (await readFrameHeader(new ByteReader(chunks), await loadLz4Codec(), name, onSkippable)).contentSize;
+    return (await readFrameHeader(reader, await loadLz4Codec(), name, onSkippable)).contentSize;
   } finally {
+    reader.close();
     await chunks.return?.();
   }
 }
@@ -267,49 +271,61 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Exact-length reads over a stream of chunks, through one owned buffer that
- * is compacted, not reallocated: the source may reuse its buffer for the
- * next chunk, and a read returns a view that is valid until the next read.
+ * Exact-length reads over a stream of chunks. A read inside the current
+ * chunk is a view of it, without a copy; only a read that spans chunks is
+ * gathered, into a pooled buffer. Either way the view is valid until the
+ * next read: the source may reuse its buffer for the next chunk.
  */
 class ByteReader {
-  private buffer = new Uint8Array(0);
-  private start = 0;
-  private end = 0;
+  private chunk: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  private spill: Uint8Array | undefined;
   private done = false;
 
   constructor(private readonly source: AsyncIterator<Uint8Array>) {}
 
   /** Reads `length` bytes, or fewer only at the end of the stream. */
   async read(length: number): Promise<Uint8Array> {
-    while (this.end - this.start < length && !this.done) {
-      const next = await this.source.next();
-      if (next.done) this.done = true;
-      else this.append(next.value);
+    if (this.chunk.byteLength - this.at >= length) {
+      const view = this.chunk.subarray(this.at, this.at + length);
+      this.at += length;
+      return view;
     }
-    const size = Math.min(length, this.end - this.start);
-    const view = this.buffer.subarray(this.start, this.start + size);
-    this.start += size;
-    return view;
+    const spill = this.spillOf(length);
+    let filled = 0;
+    for (;;) {
+      const take = Math.min(length - filled, this.chunk.byteLength - this.at);
+      spill.set(this.chunk.subarray(this.at, this.at + take), filled);
+      filled += take;
+      this.at += take;
+      if (filled === length || this.done) break;
+      const next = await this.source.next();
+      this.at = 0;
+      if (next.done) {
+        this.done = true;
+        this.chunk = new Uint8Array(0);
+        break;
+      }
+      this.chunk = next.value;
+    }
+    return spill.subarray(0, filled);
   }
 
   async atEnd(): Promise<boolean> {
     return (await this.read(1)).byteLength === 0;
   }
 
-  private append(chunk: Uint8Array): void {
-    const kept = this.end - this.start;
-    if (this.end + chunk.byteLength > this.buffer.byteLength) {
-      if (kept + chunk.byteLength > this.buffer.byteLength) {
-        const grown = new Uint8Array(Math.max(kept + chunk.byteLength, this.buffer.byteLength * 2));
-        grown.set(this.buffer.subarray(this.start, this.end));
-        this.buffer = grown;
-      } else {
-        this.buffer.copyWithin(0, this.start, this.end);
-      }
-      this.start = 0;
-      this.end = kept;
-    }
-    this.buffer.set(chunk, this.end);
-    this.end += chunk.byteLength;
+  /** Hands the gathering buffer back to the pool. */
+  close(): void {
+    if (this.spill) returnBuffer(this.spill);
+    this.spill = undefined;
+  }
+
+  private spillOf(length: number): Uint8Array {
+    if (this.spill && this.spill.byteLength >= length) return this.spill;
+    this.close();
+    // Powers of two, so readers of different objects share pooled sizes.
+    this.spill = borrowBuffer(2 ** Math.ceil(Math.log2(Math.max(length, 64 * 1024))));
+    return this.spill;
   }
 }

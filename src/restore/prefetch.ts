@@ -5,6 +5,7 @@
  * bodies are handed out strictly in order. An object too large for what is
  * left of the budget is not held at all: its turn streams it.
  */
+import { borrowBuffer, returnBuffer } from '../fsx/buffer-pool.js';
 import type { Body } from '../replica/client.js';
 
 export interface PrefetchOptions<T> {
@@ -73,7 +74,12 @@ export class Prefetcher<T> {
       this.heldBytes -= held.bytes;
       this.fill();
     }
-    yield* chunks;
+    try {
+      yield* chunks;
+    } finally {
+      // The reader asks for the next chunk only once it is done with the last, so when this ends nothing still reads them.
+      for (const chunk of chunks) returnBuffer(new Uint8Array(chunk.buffer, 0, chunk.buffer.byteLength));
+    }
   }
 
   private fill(): void {
@@ -101,8 +107,12 @@ export class Prefetcher<T> {
 
   private async download(item: T): Promise<Uint8Array[]> {
     const chunks: Uint8Array[] = [];
-    // Sources may reuse a chunk's buffer for the next one.
-    for await (const chunk of this.options.open(item)) chunks.push(Uint8Array.from(chunk));
+    // Sources may reuse a chunk's buffer for the next one: each is copied, into pooled buffers (a restore of a long chain would otherwise leave the collector megabytes behind).
+    for await (const chunk of this.options.open(item)) {
+      const copy = borrowBuffer(2 ** Math.ceil(Math.log2(Math.max(chunk.byteLength, 64 * 1024))));
+      copy.set(chunk);
+      chunks.push(copy.subarray(0, chunk.byteLength));
+    }
     return chunks;
   }
 }

@@ -83,7 +83,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   await removeRestoreFiles(tmpPath);
   const progress = new ProgressCounter(plan, options.onProgress);
   const segments = new Prefetcher(plan.walIndexes.flat(), {
-    open: (segment) => decodeObject(options.client, segment),
+    open: (segment) => readStoredSegment(options.client, segment),
     sizeOf: (segment) => segment.size,
     parallelism: options.parallelism ?? DEFAULT_PARALLELISM,
     budgetBytes: PREFETCH_BUDGET_BYTES,
@@ -157,11 +157,16 @@ class ProgressCounter {
   }
 }
 
-/** An object's body, LZ4-decoded and checked against its name. */
-export function decodeObject(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo): Body {
+/** A segment as stored (LZ4, decrypted where the replica is encrypted): what read-ahead holds, at its stored size. */
+export function readStoredSegment(client: ReplicaClient, segment: WalSegmentInfo): Body {
+  return client.readWalSegment(segment.generationId, segment.index, segment.offset);
+}
+
+/** An object's body, LZ4-decoded and checked against its name; from `stored` when it was read ahead. */
+export function decodeObject(client: ReplicaClient, object: SnapshotInfo | WalSegmentInfo, stored?: Body): Body {
   if ('offset' in object) {
     const name = `${client.url}/${walSegmentKey(object.generationId, object.index, object.offset)}`;
-    return decodeLz4Frame(client.readWalSegment(object.generationId, object.index, object.offset), name, expectLabel(object, name));
+    return decodeLz4Frame(stored ?? readStoredSegment(client, object), name, expectLabel(object, name));
   }
   const name = `${client.url}/${snapshotKey(object.generationId, object.index)}`;
   return decodeLz4Frame(client.readSnapshot(object.generationId, object.index), name, expectLabel({ generationId: object.generationId, index: object.index }, name));
@@ -188,7 +193,7 @@ async function* concatenated(client: ReplicaClient, segments: WalSegmentInfo[], 
       const missing = walSegmentKey(segment.generationId, segment.index, length);
       throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the next segment starts at offset ${segment.offset})`);
     }
-    for await (const chunk of counted(bodies.next(), progress)) {
+    for await (const chunk of counted(decodeObject(client, segment, bodies.next()), progress)) {
       length += chunk.byteLength;
       yield chunk;
     }

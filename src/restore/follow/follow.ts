@@ -34,7 +34,7 @@ import type { DbLock } from '../../db/db-lock.js';
 import { acquireDbLock } from '../../db/db-lock.js';
 import { defaultMetaDir } from '../../layout.js';
 import type { IntegrityCheck, ReplayPosition } from '../restore.js';
-import { DEFAULT_PARALLELISM, brokenChain, decodeObject, removeDatabaseFiles, restore } from '../restore.js';
+import { DEFAULT_PARALLELISM, brokenChain, decodeObject, readStoredSegment, removeDatabaseFiles, restore } from '../restore.js';
 import { selectRestorePlan } from '../plan.js';
 import { applyJournaled } from './journaled-apply.js';
 import { followStatePath, readFollowState, replayPathOf, writeFollowState } from './follow-state.js';
@@ -199,7 +199,7 @@ class Follower {
     // Only this apply's segments are read back, each at its own offset in the index (a sparse file).
     await onFile(this.replayPath, () => replay.truncate(0));
     const bodies = new Prefetcher(run, {
-      open: (segment) => decodeObject(client, segment),
+      open: (segment) => readStoredSegment(client, segment),
       sizeOf: (segment) => segment.size,
       parallelism: this.options.parallelism ?? DEFAULT_PARALLELISM,
       budgetBytes: PREFETCH_BUDGET_BYTES,
@@ -211,7 +211,7 @@ class Follower {
         if (segment.offset !== end) {
           throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(segment.generationId, segment.index, end)}: missing (the next segment starts at offset ${segment.offset})`);
         }
-        end += await onFile(this.replayPath, () => writeChunksBehind((bytes, at) => writeAll(replay, bytes, at), bodies.next(), segment.offset));
+        end += await onFile(this.replayPath, () => writeChunksBehind((bytes, at) => writeAll(replay, bytes, at), decodeObject(client, segment, bodies.next()), segment.offset));
       }
     } finally {
       bodies.close();
