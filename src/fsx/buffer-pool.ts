@@ -47,12 +47,6 @@ export async function withBuffers<T>(sizes: readonly number[], use: (buffers: Ui
   }
 }
 
-/** Lets every idle buffer go now: for work that is done with them and needs the memory for something else (SQLite's cache). */
-export function releaseIdleBuffers(): void {
-  idleBySize.clear();
-  idleBytes = 0;
-}
-
 function scheduleRelease(): void {
   if (releaseTimer) {
     releaseTimer.refresh();
@@ -60,7 +54,8 @@ function scheduleRelease(): void {
   }
   releaseTimer = setTimeout(() => {
     releaseTimer = undefined;
-    releaseIdleBuffers();
+    idleBySize.clear();
+    idleBytes = 0;
   }, RELEASE_AFTER_MS);
   // Idle buffers are no reason for a process to stay alive.
   releaseTimer.unref();

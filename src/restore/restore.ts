@@ -12,7 +12,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf, onFile } from '../errors.js';
-import { releaseIdleBuffers } from '../fsx/buffer-pool.js';
 import { fsyncPath } from '../fsx/durable.js';
 import { pathExists, writeAll, writeChunksBehind } from '../fsx/file-io.js';
 import { decodeLz4Frame } from '../lz4/frame.js';
@@ -107,8 +106,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       }
     });
     await onFile(`${tmpPath}${APPLY_WAL_SUFFIX}`, () => fs.rm(`${tmpPath}${APPLY_WAL_SUFFIX}`, { force: true }));
-    // The copy's buffers are done with; the check's page cache takes their place rather than adding to them.
-    releaseIdleBuffers();
     checkIntegrity(tmpPath, plan, options.integrityCheck ?? 'full');
     await onFile(tmpPath, () => fs.rename(tmpPath, outputPath));
     try {

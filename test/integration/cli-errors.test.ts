@@ -58,6 +58,7 @@ describe('bad input', () => {
     await expectRefusal(dir, ['sync', '--once', '--checkpoint-min-pages', '0', 'x.db'], 2, /^walsync: USAGE: --checkpoint-min-pages: 0 is not a positive/);
     await expectRefusal(dir, ['restore', '--integrity-check', 'fast', '-o', 'out.db', 'replica'], 2, /^walsync: USAGE: --integrity-check: "fast" is not one of none, quick, full$/);
     await expectRefusal(dir, ['restore', '--parallelism', '0', '-o', 'out.db', 'replica'], 2, /^walsync: USAGE: --parallelism: 0 is not a number of downloads from 1 to 64$/);
+    await expectRefusal(dir, ['restore', '--follow', '--follow-interval', '2x', '-o', 'out.db', 'replica'], 2, /^walsync: USAGE: --follow-interval: "2x" is not a duration/);
   });
 
   it('an unwritable shadow directory: exit 2, one line naming it, nothing written in it', async (t) => {
