@@ -5,7 +5,6 @@
  * gives the plain frame. Listings and deletes pass through; bodies stream
  * through age's 64 KiB chunks, so memory stays flat.
  */
-import { Decrypter, Encrypter } from 'age-encryption';
 import { WalsyncError, messageOf } from '../../errors.js';
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from '../client.js';
 import { snapshotKey, walSegmentKey } from '../layout.js';
@@ -89,6 +88,7 @@ export class AgeReplicaClient implements ReplicaClient {
     if (this.keys.recipients.length === 0) {
       throw new WalsyncError('AGE_KEY', `${this.url}/${key}: this replica has age identities but no recipients to encrypt to (age.recipients)`);
     }
+    const { Encrypter } = await loadAge();
     const encrypter = new Encrypter();
     for (const recipient of this.keys.recipients) encrypter.addRecipient(recipient);
     yield* await encrypter.encrypt(webStreamOf(body));
@@ -104,6 +104,7 @@ export class AgeReplicaClient implements ReplicaClient {
       await source.return?.();
       throw new WalsyncError('REPLICA_CORRUPT', `${name}: not age-encrypted, but this replica is configured with age (a plain object in an encrypted replica)`);
     }
+    const { Decrypter } = await loadAge();
     const decrypter = new Decrypter();
     for (const identity of this.keys.identities) decrypter.addIdentity(identity);
     let plain: AsyncIterable<Uint8Array>;
@@ -123,6 +124,11 @@ export class AgeReplicaClient implements ReplicaClient {
       throw new WalsyncError('REPLICA_CORRUPT', `${name}: age decryption failed: ${messageOf(error)}`, { cause: error });
     }
   }
+}
+
+/** age-encryption and its curves load on first use: a process with no encrypted replica (most restores) carries none of it (7 MiB). */
+function loadAge(): Promise<typeof import('age-encryption')> {
+  return import('age-encryption');
 }
 
 /** The first chunk, already read, then the rest of the source. */
