@@ -152,7 +152,34 @@ describe('restore --follow', () => {
     await waitFor('the standby to equal the primary', () => standbyEquals(out, dbPath), 20_000);
     const stopped = await signalAndWait(follower.child, follower.done, 'SIGINT');
     assert.equal(stopped.code, 0, stopped.stderr);
-    assert.match(stopped.stderr, /"msg":"follow new generation".*"reason":"the replica has a new generation/);
+    assert.match(stopped.stderr, /"msg":"follow restoring afresh".*"reason":"the replica has a new generation/);
+  });
+
+  it('a standby that fell behind a retention pass is restored afresh from the newest snapshot, never skipping what it lacks', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const out = path.join(dir, 'standby.db');
+    await app.insert(30, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const first = await startFollower(replica, out);
+    await waitFor('the first restore', () => standbyEquals(out, dbPath), 20_000);
+    assert.equal((await signalAndWait(first.child, first.done)).code, 0);
+    // While it is stopped: more WAL indexes (walsync restarts the WAL), a snapshot, and a retention pass that keeps only that.
+    for (let round = 0; round < 3; round++) {
+      await app.insert(100, { size: 1000, perTx: 20 });
+      assert.equal((await runCli(['sync', '--once', '--checkpoint-min-pages', '5', '--checkpoint-truncate-pages', '10', dbPath, replica])).code, 0);
+    }
+    assert.equal((await runCli(['snapshot', dbPath, replica])).code, 0);
+    await sleep(50);
+    assert.equal((await runCli(['retention', '--retention', '10ms', replica])).code, 0);
+    const [generation] = await fs.readdir(path.join(replica, 'generations'));
+    assert.ok(!(await fs.readdir(path.join(replica, 'generations', generation!, 'wal'))).some((name) => name.startsWith('00000000_')), 'index 0 is gone from the replica');
+    const again = await startFollower(replica, out);
+    t.after(() => again.child.kill('SIGKILL'));
+    await waitFor('the standby to equal the primary', () => standbyEquals(out, dbPath), 20_000);
+    const stopped = await signalAndWait(again.child, again.done);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /"restored":"[^"]*are gone from the replica \(retention removed them/);
   });
 
   it('follows an S3 replica by polling, listing past the position it holds', async (t) => {

@@ -177,18 +177,29 @@ class Follower {
     const { client } = this.options;
     const { generationId, index, offset } = this.position;
     const listed = await client.listWalSegmentsFrom(generationId, { index, offset });
-    let run = contiguous(listed, index, offset);
-    if (run.length === 0) {
-      // An index ends when the next begins: the primary restarted its WAL.
-      run = contiguous(listed, index + 1, 0);
-      if (run.length === 0 && listed.length > 0 && !(listed[0]!.index === index + 1 && listed[0]!.offset === 0)) {
-        const missing = listed[0]!.index === index ? walSegmentKey(generationId, index, offset) : walSegmentKey(generationId, index + 1, 0);
-        throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the replica goes on at ${walSegmentKey(generationId, listed[0]!.index, listed[0]!.offset)})`);
-      }
+    const run = contiguous(listed, index, offset);
+    if (run.length > 0) {
+      await this.apply(run);
+      return true;
     }
-    if (run.length === 0) return false;
-    await this.apply(run);
-    return true;
+    if (listed.length === 0) return false;
+    // The replica goes on past this index: the primary restarted its WAL, or retention removed what OUT still needs.
+    const next = contiguous(listed, index + 1, 0);
+    const intact = (await client.listWalSegmentsFrom(generationId, { index, offset: 0 })).some((segment) => segment.index === index && segment.offset === 0);
+    if (next.length > 0 && (intact || (offset === 0 && !(await this.hasSnapshotAfter(index))))) {
+      await this.apply(next);
+      return true;
+    }
+    const missing = walSegmentKey(generationId, index, offset);
+    if (await this.hasSnapshotAfter(index)) {
+      await this.swapIn(generationId, `${client.url}/${missing} and what follows it are gone from the replica (retention removed them while ${this.out} was behind); restoring from the newest snapshot`);
+      return true;
+    }
+    throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the replica goes on at ${walSegmentKey(generationId, listed[0]!.index, listed[0]!.offset)})`);
+  }
+
+  private async hasSnapshotAfter(index: number): Promise<boolean> {
+    return (await this.options.client.listSnapshots(this.position.generationId)).some((snapshot) => snapshot.index > index);
   }
 
   private async apply(run: WalSegmentInfo[]): Promise<void> {
@@ -241,7 +252,7 @@ class Follower {
 
   /** Restores `generationId` into a temp file beside OUT and renames it over OUT: readers keep the old file until they open again. */
   private async swapIn(generationId: string, reason: string): Promise<void> {
-    this.options.log.info('follow new generation', { db: this.out, generation: generationId, previous: this.position.generationId, reason });
+    this.options.log.info('follow restoring afresh', { db: this.out, generation: generationId, previous: this.position.generationId, reason });
     const fresh = await this.restoreAfresh(reason, generationId);
     this.closeOut();
     // The rename goes first: killed before the state names the new generation, the next start finds it newer than the state's and restores it again.
