@@ -18,7 +18,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
-import { collect, runCli, spawnCli } from '../helpers/cli.js';
+import { collect, runCli } from '../helpers/cli.js';
 import { startRun, signalAndWait } from '../helpers/daemon.js';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import type { S3Server } from '../helpers/s3-server.js';
@@ -264,44 +264,5 @@ describe('age-encrypted replicas, both ways', () => {
     const restored = await runCli(['restore', '-o', out, '--age-identity', key.file, replica]);
     assert.equal(restored.code, 0, restored.stderr);
     assertSameDatabase(out, dbPath);
-  });
-});
-
-describe('walsync restore --follow on a replica Litestream writes', () => {
-  it('keeps a standby of it current, across Litestream checkpoints into new WAL indexes', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { kind: 'python', autocheckpoint: 0 });
-    const replica = path.join(dir, 'replica');
-    const configPath = path.join(dir, 'litestream.yml');
-    await fs.writeFile(configPath, `dbs:\n  - path: ${dbPath}\n    min-checkpoint-page-count: 64\n    replicas:\n      - url: file://${replica}\n        sync-interval: 300ms\n`);
-    const replicate = spawn(litestream, ['replicate', '-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const replicated = collect(replicate, 120_000);
-    t.after(() => replicate.kill('SIGKILL'));
-    await app.insert(50, { size: 500, perTx: 10 });
-    for (let waited = 0; (await fs.readdir(replica).catch(() => [])).length === 0 && waited < 100; waited++) await sleep(100);
-    const out = path.join(dir, 'standby.db');
-    const follower = spawnCli(['restore', '--follow', '--json', '--follow-interval', '200ms', '-o', out, replica]);
-    const followed = collect(follower, 120_000);
-    t.after(() => follower.kill('SIGKILL'));
-    for (let round = 0; round < 3; round++) {
-      await busyWrites(app);
-      const expected = JSON.stringify(dumpTables(dbPath));
-      let same = false;
-      for (let waited = 0; !same && waited < 200; waited++) {
-        await sleep(100);
-        try {
-          same = JSON.stringify(dumpTables(out)) === expected;
-        } catch {
-          same = false;
-        }
-      }
-      assert.ok(same, `round ${round}: the standby caught up with the primary`);
-    }
-    const stopped = await signalAndWait(follower, followed);
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.equal(integrityCheck(out), 'ok');
-    const indexes = new Set(stopped.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index));
-    assert.ok(indexes.size >= 2, `followed across WAL indexes: ${[...indexes].join(', ')}`);
-    replicate.kill('SIGTERM');
-    await replicated;
   });
 });
