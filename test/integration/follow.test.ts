@@ -182,7 +182,7 @@ describe('restore --follow', () => {
     assert.match(stopped.stdout, /"restored":"[^"]*are gone from the replica \(retention removed them/);
   });
 
-  it('follows an S3 replica by polling, listing past the position it holds', async (t) => {
+  it('follows an S3 replica by polling, listing past the position it holds, and rides out the store going away', async (t) => {
     const cleanups: (() => Promise<void>)[] = [];
     t.after(async () => {
       for (const cleanup of cleanups) await cleanup();
@@ -201,6 +201,16 @@ describe('restore --follow', () => {
       assert.equal((await runCli(['sync', '--once', dbPath, replica], { env: server.env() })).code, 0);
       await waitFor(`round ${round} in the standby`, () => standbyEquals(out, dbPath), 20_000);
     }
+    // The store goes away: each look fails with one line, and the follower keeps trying until it is back.
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await server.stop();
+    await waitFor('a follow failed line', () => /follow failed/.test(stderr) && /REPLICA_IO/.test(stderr), 30_000);
+    assert.equal(child.exitCode, null, 'the follower keeps running while the store is down');
+    await server.start();
+    await app.insert(20, { size: 300, perTx: 5 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica], { env: server.env() })).code, 0);
+    await waitFor('the standby catching up once the store is back', () => standbyEquals(out, dbPath), 30_000);
     const stopped = await signalAndWait(child, done);
     assert.equal(stopped.code, 0, stopped.stderr);
     const applied = stopped.stdout.trim().split('\n').map((line) => JSON.parse(line) as { segments: number });
