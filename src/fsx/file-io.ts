@@ -29,7 +29,7 @@ export async function writeAll(handle: fs.FileHandle, bytes: Uint8Array, positio
   }
 }
 
-/** Room for one 4 MiB LZ4 block and the size words around it. */
+/** Room for one 4 MiB LZ4 block and the size words around it: an upload's frame goes out a block per write. */
 const WRITE_BEHIND_SIZE = 4 * 1024 * 1024 + 64 * 1024;
 
 /**
@@ -38,14 +38,17 @@ const WRITE_BEHIND_SIZE = 4 * 1024 * 1024 + 64 * 1024;
  * reading) overlaps the disk instead of waiting for it. A chunk is only valid
  * until the next one is asked for, so chunks are copied into one of two
  * buffers; small ones (an LZ4 block's size word) ride along with the next
- * instead of costing a write each. Returns the bytes written.
+ * instead of costing a write each. `bufferSize` is each buffer's: a reader
+ * that holds its memory down (restore) writes a large chunk in parts.
+ * Returns the bytes written.
  */
 export async function writeChunksBehind(
   write: (bytes: Uint8Array, position: number) => Promise<void>,
   chunks: AsyncIterable<Uint8Array>,
   position = 0,
+  bufferSize = WRITE_BEHIND_SIZE,
 ): Promise<number> {
-  return withBuffers([WRITE_BEHIND_SIZE, WRITE_BEHIND_SIZE], async (buffers) => {
+  return withBuffers([bufferSize, bufferSize], async (buffers) => {
     let turn = 0;
     let filled = 0;
     let at = position;
@@ -65,14 +68,14 @@ export async function writeChunksBehind(
     try {
       for await (const chunk of chunks) {
         for (let taken = 0; taken < chunk.byteLength; ) {
-          if (filled === WRITE_BEHIND_SIZE) await flush();
-          const take = Math.min(chunk.byteLength - taken, WRITE_BEHIND_SIZE - filled);
+          if (filled === bufferSize) await flush();
+          const take = Math.min(chunk.byteLength - taken, bufferSize - filled);
           buffers[turn]!.set(chunk.subarray(taken, taken + take), filled);
           filled += take;
           taken += take;
         }
         // A whole block is in: write it while the next is made (a small chunk waits for more).
-        if (filled >= WRITE_BEHIND_SIZE / 2) await flush();
+        if (filled >= bufferSize / 2) await flush();
       }
       if (filled > 0) await flush();
     } finally {
@@ -107,17 +110,20 @@ export async function readRange(
  */
 export async function* readFileChunks(filePath: string, start = 0, end = Infinity, chunkSize = 1024 * 1024): AsyncGenerator<Uint8Array> {
   const handle = await fs.open(filePath, 'r');
-  const buffer = borrowBuffer(chunkSize);
+  let buffer: Uint8Array | undefined;
   try {
+    // A small file (a WAL segment, read ahead eight at a time) is read through a buffer its size, not a whole chunk.
+    const size = end === Infinity ? (await handle.stat()).size - start : end - start;
+    buffer = borrowBuffer(Math.min(chunkSize, 2 ** Math.ceil(Math.log2(Math.max(size, 64 * 1024)))));
     for (let position = start; position < end; ) {
-      const chunk = await readRange(handle, position, Math.min(chunkSize, end - position), buffer);
+      const chunk = await readRange(handle, position, Math.min(buffer.byteLength, end - position), buffer);
       if (chunk.byteLength === 0) return;
       yield chunk;
       position += chunk.byteLength;
     }
   } finally {
     await handle.close();
-    returnBuffer(buffer);
+    if (buffer) returnBuffer(buffer);
   }
 }
 

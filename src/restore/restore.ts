@@ -31,6 +31,8 @@ export const INTEGRITY_CHECKS: readonly IntegrityCheck[] = ['none', 'quick', 'fu
 export const DEFAULT_PARALLELISM = 8;
 /** Stored bytes held ahead at most, whatever the parallelism: restore's memory stays flat. */
 const PREFETCH_BUDGET_BYTES = 8 * 1024 * 1024;
+/** Each of the two buffers decoded pages are written out through: 4 MiB blocks go in parts, with memory kept down. */
+export const RESTORE_WRITE_SIZE = 1024 * 1024;
 /** The index being replayed, beside the output; not `-wal`, which SQLite would take for the database's own. */
 const APPLY_WAL_SUFFIX = '.replay-wal';
 
@@ -171,7 +173,7 @@ export function decodeObject(client: ReplicaClient, object: SnapshotInfo | WalSe
 
 /** Writes with one write in flight while the next bytes are decoded, in large writes whatever the chunks' sizes. */
 function writeBehind(handle: fs.FileHandle, chunks: AsyncIterable<Uint8Array>): Promise<number> {
-  return writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), chunks);
+  return writeChunksBehind((bytes, at) => writeAll(handle, bytes, at), chunks, 0, RESTORE_WRITE_SIZE);
 }
 
 async function* counted(body: Body, progress: ProgressCounter): Body {

@@ -34,7 +34,7 @@ import type { DbLock } from '../../db/db-lock.js';
 import { acquireDbLock } from '../../db/db-lock.js';
 import { defaultMetaDir } from '../../layout.js';
 import type { IntegrityCheck, ReplayPosition } from '../restore.js';
-import { DEFAULT_PARALLELISM, brokenChain, decodeObject, readStoredSegment, removeDatabaseFiles, restore } from '../restore.js';
+import { DEFAULT_PARALLELISM, RESTORE_WRITE_SIZE, brokenChain, decodeObject, readStoredSegment, removeDatabaseFiles, restore } from '../restore.js';
 import { selectRestorePlan } from '../plan.js';
 import { applyJournaled } from './journaled-apply.js';
 import { followStatePath, readFollowState, replayPathOf, writeFollowState } from './follow-state.js';
@@ -222,7 +222,7 @@ class Follower {
         if (segment.offset !== end) {
           throw new WalsyncError('RESTORE_GAP', `${client.url}/${walSegmentKey(segment.generationId, segment.index, end)}: missing (the next segment starts at offset ${segment.offset})`);
         }
-        end += await onFile(this.replayPath, () => writeChunksBehind((bytes, at) => writeAll(replay, bytes, at), decodeObject(client, segment, bodies.next()), segment.offset));
+        end += await onFile(this.replayPath, () => writeChunksBehind((bytes, at) => writeAll(replay, bytes, at), decodeObject(client, segment, bodies.next()), segment.offset, RESTORE_WRITE_SIZE));
       }
     } finally {
       bodies.close();
