@@ -18,6 +18,18 @@ import { restoreEquals, signalAndWait, waitFor } from '../helpers/daemon.js';
 import { dumpTables, integrityCheck, metaDirOf } from '../helpers/shadow.js';
 import { startS3Server } from '../helpers/s3-server.js';
 
+/** Holds a read transaction on the standby for the given seconds, and says when it has it and when it let go. */
+const LONG_READER = String.raw`
+import sqlite3, sys, time
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, isolation_level=None)
+db.execute("BEGIN")
+db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+print("released", flush=True)
+`;
+
 /** Opens the standby read-only in a loop, each read one transaction: its counter, its log's size and top, and integrity_check. */
 const READER = String.raw`
 import json, sqlite3, sys, time
@@ -220,6 +232,36 @@ describe('restore --follow', () => {
     const walListings = server.requests.filter((r) => r.method === 'GET' && /list-type=2/.test(r.url) && /%2Fwal%2F(&|$)/.test(r.url));
     assert.ok(walListings.filter((r) => /start-after=/.test(r.url)).length >= 4, 'the looks list past the position');
     assert.ok(walListings.filter((r) => !/start-after=/.test(r.url)).length <= 2, 'only the first restore lists every segment');
+  });
+
+  it('a reader that holds the standby past the wait: one follow failed line (DB_BUSY), and the apply goes through once it lets go', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const out = path.join(dir, 'standby.db');
+    await app.insert(30, { size: 300, perTx: 10 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const follower = await startFollower(replica, out);
+    t.after(() => follower.child.kill('SIGKILL'));
+    let stderr = '';
+    follower.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await waitFor('the first restore', () => standbyEquals(out, dbPath), 20_000);
+    // Longer than the 10 s an apply waits for readers.
+    const reader = spawn('python3', ['-c', LONG_READER, out, '14'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => reader.kill('SIGKILL'));
+    let readerOut = '';
+    reader.stdout.on('data', (chunk: Buffer) => (readerOut += chunk.toString()));
+    const readerDone = new Promise((resolve) => reader.once('exit', resolve));
+    await waitFor('the reader to hold the standby', () => readerOut.includes('holding'));
+    await app.insert(20, { size: 300, perTx: 5 });
+    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    await waitFor('a follow failed line', () => /"msg":"follow failed".*"code":"DB_BUSY"/.test(stderr), 20_000);
+    assert.ok(!readerOut.includes('released'), 'the apply gave up while the reader still held the standby');
+    assert.equal(follower.child.exitCode, null, 'the follower keeps running');
+    await readerDone;
+    await waitFor('the apply once the reader let go', () => standbyEquals(out, dbPath), 20_000);
+    const stopped = await signalAndWait(follower.child, follower.done);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stderr, /"msg":"follow failed".*readers held it for 10 s/);
   });
 
   it('promotion: stop the follower, open the standby read-write, replicate it to a new location; that restores equal to it', async (t) => {
