@@ -6,7 +6,7 @@
  */
 import type { Body, GenerationListing, ReplicaClient, SnapshotInfo, WalSegmentInfo } from './client.js';
 import { compareSegments } from './client.js';
-import { formatWalSegmentName, parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentsKey } from './layout.js';
+import { parseSnapshotName, parseWalSegmentName, snapshotKey, snapshotsKey, walSegmentKey, walSegmentNameStem, walSegmentsKey } from './layout.js';
 import type { RequestCounter } from './request-counter.js';
 
 /** An object a folder listing found, named relative to the folder. */
@@ -43,8 +43,7 @@ export abstract class KeyedReplicaClient implements ReplicaClient {
   }
 
   async listWalSegmentsFrom(generationId: string, from: { index: number; offset: number }): Promise<WalSegmentInfo[]> {
-    // Names sort by (index, offset): the bare "<index>_<offset>" sorts right before that segment's own name.
-    const objects = await this.listFolder(walSegmentsKey(generationId), formatWalSegmentName(from.index, from.offset).split('.')[0]);
+    const objects = await this.listFolder(walSegmentsKey(generationId), walSegmentNameStem(from.index, from.offset));
     return walSegmentsIn(generationId, objects).filter((segment) => compareSegments(segment, from) >= 0);
   }
 

@@ -23,7 +23,12 @@ export function parseSnapshotName(name: string): number | undefined {
 }
 
 export function formatWalSegmentName(index: number, offset: number): string {
-  return `${hex8(index)}_${hex8(offset)}.wal.lz4`;
+  return `${walSegmentNameStem(index, offset)}.wal.lz4`;
+}
+
+/** "<index>_<offset>": it sorts right before that segment's own name, and after every earlier segment's. */
+export function walSegmentNameStem(index: number, offset: number): string {
+  return `${hex8(index)}_${hex8(offset)}`;
 }
 
 export function parseWalSegmentName(name: string): { index: number; offset: number } | undefined {

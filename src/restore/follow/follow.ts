@@ -185,8 +185,7 @@ class Follower {
     if (listed.length === 0) return false;
     // The replica goes on past this index: the primary restarted its WAL, or retention removed what OUT still needs.
     const next = contiguous(listed, index + 1, 0);
-    const intact = (await client.listWalSegmentsFrom(generationId, { index, offset: 0 })).some((segment) => segment.index === index && segment.offset === 0);
-    if (next.length > 0 && (intact || (offset === 0 && !(await this.hasSnapshotAfter(index))))) {
+    if (next.length > 0 && ((await this.indexStillStored(index)) || (offset === 0 && !(await this.hasSnapshotAfter(index))))) {
       await this.apply(next);
       return true;
     }
@@ -196,6 +195,12 @@ class Follower {
       return true;
     }
     throw new WalsyncError('RESTORE_GAP', `${client.url}/${missing}: missing (the replica goes on at ${walSegmentKey(generationId, listed[0]!.index, listed[0]!.offset)})`);
+  }
+
+  /** Whether the replica still holds the start of `index`: retention removed none of what OUT applied from it. */
+  private async indexStillStored(index: number): Promise<boolean> {
+    const listed = await this.options.client.listWalSegmentsFrom(this.position.generationId, { index, offset: 0 });
+    return listed[0]?.index === index && listed[0].offset === 0;
   }
 
   private async hasSnapshotAfter(index: number): Promise<boolean> {
