@@ -24,16 +24,26 @@ const IDLE_MEASURE_MS = 30_000;
 
 type StartDaemon = (configPath: string, targets: RunTarget[]) => Promise<ChildProcess>;
 
-function litestreamBin(): string {
+export function litestreamBin(): string {
   const bin = process.env.LITESTREAM_BIN;
   if (!bin) throw new Error('bench ls: LITESTREAM_BIN is not set (the path of a litestream v0.3.13 binary)');
   return path.resolve(bin);
 }
 
+/** How often Litestream looks at the WAL (its `monitor-interval`, 1s by default) and ships it (`sync-interval`). */
+export interface LitestreamIntervals {
+  readonly monitor?: string;
+  readonly sync: string;
+}
+
 /** `litestream replicate` on the same databases and replicas, resolved once each replica has its first snapshot. */
-async function startLitestream(configPath: string, targets: RunTarget[]): Promise<ChildProcess> {
+export async function startLitestream(configPath: string, targets: RunTarget[], intervals: LitestreamIntervals = { sync: '1s' }): Promise<ChildProcess> {
   const config = ['dbs:'];
-  for (const target of targets) config.push(`  - path: ${target.dbPath}`, '    replicas:', `      - path: ${target.replicaDir}`, '        sync-interval: 1s');
+  for (const target of targets) {
+    config.push(`  - path: ${target.dbPath}`);
+    if (intervals.monitor) config.push(`    monitor-interval: ${intervals.monitor}`);
+    config.push('    replicas:', `      - path: ${target.replicaDir}`, `        sync-interval: ${intervals.sync}`);
+  }
   fs.writeFileSync(configPath, `${config.join('\n')}\n`);
   const child = spawn(litestreamBin(), ['replicate', '-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -6,46 +6,35 @@
  * With BASELINE_CLI (another build's dist/src/cli/main.js), that build
  * restores the same file replica in the same run, for a before and after.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { run as runSnapshot } from '../jobs/snapshot.js';
 import { run as runSync } from '../jobs/sync.js';
 import { openJobContext } from '../src/job/context.js';
 import { silentLogger } from '../src/log.js';
 import type { ReplicaSpec } from '../src/replica/url.js';
 import { startApp } from '../test/helpers/app.js';
-import { cliPath } from '../test/helpers/cli.js';
 import { startS3Server } from '../test/helpers/s3-server.js';
 import { timed } from './daemons.js';
 import type { Figure } from './figure.js';
 import { HUGE_POLICY } from './in-process.js';
+import { SEGMENTS, assertSameRows, bestOfTwo, growToOneGiB, restoreTimed, rewriteRows } from './chain-workload.js';
+import { litestreamChainFigures } from './litestream-chain.js';
 
 const MiB = 1024 * 1024;
-const SEGMENTS = 1000;
-/** Rows rewritten per sync: each is one 4 KiB page, with the b-tree pages above it (about 256 KiB of WAL). */
-const ROWS_PER_SYNC = 60;
 
 /** The database, a first snapshot and SEGMENTS syncs to every replica, in this process (no process start per sync). */
 async function buildChain(dbPath: string, replicas: ReplicaSpec[]): Promise<{ walMiB: number }> {
   const app = await startApp({ dbPath, autocheckpoint: 0 });
   try {
-    while (fs.statSync(dbPath).size < 1024 * MiB) {
-      await app.insert(20_000, { size: 4000, perTx: 500 });
-      await app.checkpoint('TRUNCATE');
-    }
-    const [{ rows }] = await app.query<{ rows: number }>('SELECT max(rowid) AS rows FROM t');
+    const rows = await growToOneGiB(app, dbPath);
     const ctx = await openJobContext(dbPath, { policy: HUGE_POLICY, busyTimeoutMs: 5000, log: silentLogger, switchToWal: false, replicas, lock: { role: 'one-shot', what: 'bench' } });
     try {
       await runSync(ctx);
       await runSnapshot(ctx);
       for (let i = 0; i < SEGMENTS; i++) {
-        await app.exec(
-          `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS_PER_SYNC}) ` +
-            `UPDATE t SET body = randomblob(4000) WHERE rowid IN (SELECT 1 + abs(random()) % ${rows} FROM n)`,
-        );
+        await rewriteRows(app, rows);
         await runSync(ctx);
       }
     } finally {
@@ -64,32 +53,6 @@ function s3DownloadPeakMiB(replica: string): number {
   return Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
 }
 
-function restoreTimed(out: string, replica: string, cli = cliPath): { ms: number; peakMiB: number } {
-  fs.rmSync(out, { force: true });
-  timed('sync', []);
-  const { ms, stderr } = timed('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, cli, 'restore', '-o', out, replica]);
-  return { ms, peakMiB: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? 0) / 1024 };
-}
-
-/** The restore holds the primary's rows: their count, total size, and every 500th row's bytes (a full dump of 1 GiB would dwarf the restore). */
-function assertSameRows(primaryPath: string, restoredPath: string): void {
-  const summary = (dbPath: string) => {
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      const hash = createHash('sha256');
-      for (const row of db.prepare('SELECT rowid, body FROM t WHERE rowid % 500 = 7 ORDER BY rowid').iterate() as Iterable<{ rowid: number; body: Buffer }>) {
-        hash.update(String(row.rowid)).update(row.body);
-      }
-      const { count, bytes } = db.prepare('SELECT count(*) AS count, sum(length(body)) AS bytes FROM t').get() as { count: number; bytes: number };
-      return `${count} rows, ${bytes} bytes, sample ${hash.digest('hex')}`;
-    } finally {
-      db.close();
-    }
-  };
-  const [primary, restored] = [summary(primaryPath), summary(restoredPath)];
-  if (primary !== restored) throw new Error(`bench chain: the restore differs from the primary (${restored} vs ${primary})`);
-}
-
 export async function chainFigures(dir: string): Promise<Figure[]> {
   const stops: (() => Promise<void>)[] = [];
   const savedEnv = { ...process.env };
@@ -101,10 +64,7 @@ export async function chainFigures(dir: string): Promise<Figure[]> {
     const dbPath = path.join(dir, 'chain.db');
     const { walMiB } = await buildChain(dbPath, [{ location: fileReplica }, { location: s3.url('chain') }]);
     const out = path.join(dir, 'chain-restored.db');
-    const best = (replica: string, cli?: string) => {
-      const runs = [restoreTimed(out, replica, cli), restoreTimed(out, replica, cli)];
-      return { ms: Math.min(...runs.map((r) => r.ms)), peakMiB: Math.max(...runs.map((r) => r.peakMiB)) };
-    };
+    const best = (replica: string, cli?: string) => bestOfTwo(() => restoreTimed(out, replica, cli));
     const baselineCli = process.env.BASELINE_CLI;
     const baseline = baselineCli ? best(fileReplica, baselineCli) : undefined;
     const file = best(fileReplica);
@@ -116,7 +76,10 @@ export async function chainFigures(dir: string): Promise<Figure[]> {
     const cpMs = Math.min(...[0, 1].map(() => timed('cp', [out, path.join(dir, 'chain-copy.db')]).ms));
     fs.rmSync(path.join(dir, 'chain-copy.db'));
     const what = `a 1 GiB database + ${walMiB.toFixed(0)} MiB of WAL in ${SEGMENTS} segments`;
+    // Beside Litestream where it is at hand: the same workload, each tool restoring its own replica.
+    const sideBySide = process.env.LITESTREAM_BIN ? await litestreamChainFigures(dir, { ms: file.ms, uncheckedMs: bestOfTwo(() => restoreTimed(out, fileReplica, undefined, ['--integrity-check', 'none'])).ms }) : [];
     return [
+      ...sideBySide,
       {
         name: `restore time of ${what}, file replica`,
         value: file.ms / cpMs,

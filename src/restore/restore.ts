@@ -102,13 +102,21 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           reached = { generationId: plan.generationId, index: index[0]!.index, offset: indexed.walk.commitEnd.offset, continuation: { header: indexed.header, from: indexed.walk.commitEnd } };
         }
         if (options.rollbackJournal) await setRollbackJournalMode(db);
-        await db.sync();
+        // The check reads the pages from the page cache while the flush writes them out (on the thread pool): neither waits for the other.
+        const flushed = db.sync();
+        try {
+          checkIntegrity(tmpPath, plan, options.integrityCheck ?? 'full');
+        } catch (error) {
+          await flushed.catch(() => undefined);
+          throw error;
+        }
+        await flushed;
       } finally {
+        // After the check's connection closed: closing a descriptor drops every POSIX lock the process holds on the file.
         await db.close();
       }
     });
     await onFile(`${tmpPath}${APPLY_WAL_SUFFIX}`, () => fs.rm(`${tmpPath}${APPLY_WAL_SUFFIX}`, { force: true }));
-    checkIntegrity(tmpPath, plan, options.integrityCheck ?? 'full');
     await onFile(tmpPath, () => fs.rename(tmpPath, outputPath));
     try {
       await fsyncPath(path.dirname(outputPath));
