@@ -227,22 +227,24 @@ async function* decodeFrom(reader: ByteReader, name: string, onSkippable?: (payl
   const content = codec.createXxh32();
   const output = borrowBuffer(descriptor.blockMaxSize);
   try {
+    const checksumSize = descriptor.blockChecksum ? 4 : 0;
+    // Room for the largest read up front: one gathering buffer for the whole frame, not one per size it grows through.
+    reader.reserve(descriptor.blockMaxSize + checksumSize + 4);
+    let sizeBytes = await reader.read(4);
     for (;;) {
-      const sizeBytes = await reader.read(4);
       if (sizeBytes.byteLength < 4) throw fail('truncated LZ4 frame (no end mark)');
-      const word = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true);
+      const word = wordAt(sizeBytes, 0);
       if (word === 0) break;
       const size = word & ~UNCOMPRESSED_BIT;
       if (size > descriptor.blockMaxSize) throw fail(`LZ4 block of ${size} bytes exceeds the frame's ${descriptor.blockMaxSize}`);
-      // One read for the block and its checksum: a view is only valid until the next read.
-      const checksumSize = descriptor.blockChecksum ? 4 : 0;
-      const framed = await reader.read(size + checksumSize);
+      // One read for the block, its checksum and the next size word (a view is only valid until the next read): whether this block is the last says whether it is likely full.
+      const framed = await reader.read(size + checksumSize + 4);
       if (framed.byteLength < size + checksumSize) throw fail('truncated LZ4 block');
       const data = framed.subarray(0, size);
-      if (descriptor.blockChecksum && new DataView(framed.buffer, framed.byteOffset + size, 4).getUint32(0, true) !== codec.xxh32(data)) {
-        throw fail('LZ4 block checksum mismatch');
-      }
-      const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output));
+      if (descriptor.blockChecksum && wordAt(framed, size) !== codec.xxh32(data)) throw fail('LZ4 block checksum mismatch');
+      sizeBytes = framed.subarray(size + checksumSize);
+      const last = sizeBytes.byteLength === 4 && wordAt(sizeBytes, 0) === 0;
+      const block = word & UNCOMPRESSED_BIT ? data : output.subarray(0, codec.decompressBlock(data, output, !last));
       content.update(block);
       total += block.byteLength;
       yield block;
@@ -261,6 +263,21 @@ async function* decodeFrom(reader: ByteReader, name: string, onSkippable?: (payl
     returnBuffer(output);
   }
   if (!(await reader.atEnd())) throw fail('unexpected bytes after the LZ4 frame');
+}
+
+/**
+ * Powers of two, so readers of different objects share pooled sizes; past
+ * 1 MiB, multiples of 64 KiB, so a 4 MiB block read with the words around it
+ * does not take 8 MiB.
+ */
+function spillSizeFor(length: number): number {
+  const step = 64 * 1024;
+  if (length > 1024 * 1024) return Math.ceil(length / step) * step;
+  return 2 ** Math.ceil(Math.log2(Math.max(length, step)));
+}
+
+function wordAt(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -311,6 +328,11 @@ class ByteReader {
     return spill.subarray(0, filled);
   }
 
+  /** Makes sure reads of up to `length` bytes that span chunks need no larger buffer. */
+  reserve(length: number): void {
+    this.spillOf(length);
+  }
+
   async atEnd(): Promise<boolean> {
     return (await this.read(1)).byteLength === 0;
   }
@@ -324,8 +346,7 @@ class ByteReader {
   private spillOf(length: number): Uint8Array {
     if (this.spill && this.spill.byteLength >= length) return this.spill;
     this.close();
-    // Powers of two, so readers of different objects share pooled sizes.
-    this.spill = borrowBuffer(2 ** Math.ceil(Math.log2(Math.max(length, 64 * 1024))));
+    this.spill = borrowBuffer(spillSizeFor(length));
     return this.spill;
   }
 }

