@@ -18,7 +18,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import type { App } from '../helpers/app.js';
 import { startAppInTempDir } from '../helpers/app.js';
-import { collect, runCli } from '../helpers/cli.js';
+import { collect, runCli, spawnCli } from '../helpers/cli.js';
 import { startRun, signalAndWait } from '../helpers/daemon.js';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import type { S3Server } from '../helpers/s3-server.js';
@@ -264,5 +264,65 @@ describe('age-encrypted replicas, both ways', () => {
     const restored = await runCli(['restore', '-o', out, '--age-identity', key.file, replica]);
     assert.equal(restored.code, 0, restored.stderr);
     assertSameDatabase(out, dbPath);
+  });
+});
+
+describe('walsync restore --follow on a replica Litestream writes', () => {
+  /** The app's rows: Litestream writes its own `_litestream_seq` into the primary whenever it checkpoints, shipped only with its next segment. */
+  function appRows(dbPath: string): string {
+    return JSON.stringify(dumpTables(dbPath, { exclude: ['_litestream_seq', '_litestream_lock'] }));
+  }
+
+  /** Whether the standby holds the primary's rows (not while it is still missing or being swapped in). */
+  function standbyEquals(out: string, expected: string): boolean {
+    try {
+      return appRows(out) === expected;
+    } catch {
+      return false;
+    }
+  }
+
+  it('keeps a standby of it current, across Litestream checkpoints into new WAL indexes', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t, { kind: 'python', autocheckpoint: 0 });
+    const replica = path.join(dir, 'replica');
+    const configPath = path.join(dir, 'litestream.yml');
+    await fs.writeFile(
+      configPath,
+      `dbs:\n  - path: ${dbPath}\n    monitor-interval: 100ms\n    min-checkpoint-page-count: 64\n    replicas:\n      - url: file://${replica}\n        sync-interval: 100ms\n`,
+    );
+    const replicate = spawn(litestream, ['replicate', '-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const replicated = collect(replicate, 300_000);
+    t.after(() => replicate.kill('SIGKILL'));
+    let litestreamLog = '';
+    for (const stream of [replicate.stdout, replicate.stderr]) stream.on('data', (chunk: Buffer) => (litestreamLog += chunk.toString()));
+    await app.insert(50, { size: 500, perTx: 10 });
+    for (let waited = 0; (await fs.readdir(replica).catch(() => [])).length === 0 && waited < 100; waited++) await sleep(100);
+    const out = path.join(dir, 'standby.db');
+    const follower = spawnCli(['restore', '--follow', '--json', '--follow-interval', '200ms', '-o', out, replica]);
+    const followed = collect(follower, 300_000);
+    t.after(() => follower.kill('SIGKILL'));
+    for (let round = 0; round < 3; round++) {
+      await busyWrites(app);
+      if (round === 1) await schemaChangeAndBlob(app);
+      const expected = appRows(dbPath);
+      let same = false;
+      for (let waited = 0; !same && waited < 300; waited++) {
+        await sleep(100);
+        same = standbyEquals(out, expected);
+      }
+      if (!same) {
+        // Tells a follower that fell behind from a Litestream that did not ship.
+        const shipped = path.join(dir, `shipped-${round}.db`);
+        await litestreamRestore(['-o', shipped, `file://${replica}`]);
+        assert.fail(`round ${round}: the standby did not catch up in 30 s; Litestream's own restore of its replica ${appRows(shipped) === expected ? 'holds' : 'does not hold'} the primary's rows; its log: ${litestreamLog.slice(-3000)}`);
+      }
+    }
+    const stopped = await signalAndWait(follower, followed);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(integrityCheck(out), 'ok');
+    const indexes = new Set(stopped.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index));
+    assert.ok(indexes.size >= 2, `followed across WAL indexes: ${[...indexes].join(', ')}`);
+    replicate.kill('SIGTERM');
+    await replicated;
   });
 });
