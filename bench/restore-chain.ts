@@ -4,7 +4,9 @@
  * replica holds a snapshot and 1,000 WAL segments — from a file replica and
  * from the local S3 server, against `cp` of the result, with peak RSS.
  * With BASELINE_CLI (another build's dist/src/cli/main.js), that build
- * restores the same file replica in the same run, for a before and after.
+ * restores the same file replica in the same run, for a before and after;
+ * with LITESTREAM_BIN, Litestream replicates the same workload and each tool
+ * restores its own replica (bench/litestream-chain.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
