@@ -47,6 +47,12 @@ export async function withBuffers<T>(sizes: readonly number[], use: (buffers: Ui
   }
 }
 
+/** Lets every idle buffer go: for a caller whose next stage borrows other sizes than the last. */
+export function releaseIdleBuffers(): void {
+  idleBySize.clear();
+  idleBytes = 0;
+}
+
 function scheduleRelease(): void {
   if (releaseTimer) {
     releaseTimer.refresh();
@@ -54,8 +60,7 @@ function scheduleRelease(): void {
   }
   releaseTimer = setTimeout(() => {
     releaseTimer = undefined;
-    idleBySize.clear();
-    idleBytes = 0;
+    releaseIdleBuffers();
   }, RELEASE_AFTER_MS);
   // Idle buffers are no reason for a process to stay alive.
   releaseTimer.unref();
