@@ -14,7 +14,6 @@
  */
 import { createRequire } from 'node:module';
 import xxhash from 'xxhash-wasm';
-import { borrowBuffer, returnBuffer } from '../fsx/buffer-pool.js';
 
 interface Lz4Js {
   decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number;
@@ -23,8 +22,24 @@ interface Lz4Js {
 interface Lz4Wasm {
   /** One LZ4 block, behind a 4-byte little-endian uncompressed size. */
   compress(input: Uint8Array): Uint8Array;
-  /** The block behind such a size; throws unless it decodes to exactly that size. */
-  decompress(input: Uint8Array): Uint8Array;
+  /** The module's own exports, under the wasm-bindgen ABI of the pinned version. */
+  __wasm: Lz4WasmExports;
+}
+
+/**
+ * lz4_flex's `decompress` as the WebAssembly module exports it. The package's
+ * wrapper copies each decoded block out into a fresh array, which a restore
+ * then copies again: for a 1 GiB snapshot that is 256 fresh 4 MiB arrays the
+ * kernel faults in and the collector frees, about a third of the decode
+ * time. Called directly, the block is copied once, into the caller's buffer.
+ */
+interface Lz4WasmExports {
+  readonly memory: WebAssembly.Memory;
+  /** Decodes the input (size-prefixed, then freed by the callee) and writes [outputPointer, outputLength, errorHandle, failed] at `returnPointer`. */
+  decompress(returnPointer: number, inputPointer: number, inputLength: number): void;
+  __wbindgen_add_to_stack_pointer(delta: number): number;
+  __wbindgen_malloc(size: number): number;
+  __wbindgen_free(pointer: number, size: number): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -53,17 +68,28 @@ export interface Lz4Codec {
   createXxh32(): Xxh32;
 }
 
-/** The block decoded to exactly `size` bytes by lz4_flex; undefined when it does not decode to that size (lz4js then decodes it, or finds it damaged). */
-function decompressFull(lz4wasm: Lz4Wasm, compressed: Uint8Array, size: number): Uint8Array | undefined {
-  const prefixed = borrowBuffer(size + SIZE_PREFIX);
+/** Decodes the block into all of `into` with lz4_flex; false when it does not decode to exactly that size (lz4js then decodes it, or finds it damaged). */
+function decompressFull(wasm: Lz4WasmExports, compressed: Uint8Array, into: Uint8Array): boolean {
+  const inputLength = SIZE_PREFIX + compressed.byteLength;
+  const returnPointer = wasm.__wbindgen_add_to_stack_pointer(-16);
   try {
-    new DataView(prefixed.buffer, prefixed.byteOffset, SIZE_PREFIX).setUint32(0, size, true);
-    prefixed.set(compressed, SIZE_PREFIX);
-    return lz4wasm.decompress(prefixed.subarray(0, SIZE_PREFIX + compressed.byteLength));
-  } catch {
-    return undefined;
+    const inputPointer = wasm.__wbindgen_malloc(inputLength);
+    new DataView(wasm.memory.buffer).setUint32(inputPointer, into.byteLength, true);
+    new Uint8Array(wasm.memory.buffer).set(compressed, inputPointer + SIZE_PREFIX);
+    wasm.decompress(returnPointer, inputPointer, inputLength);
+    // Read after the call: decoding may have grown the memory, which detaches the views taken before.
+    const [outputPointer, outputLength, , failed] = new Int32Array(wasm.memory.buffer, returnPointer, 4);
+    // A failure's error string stays in the wrapper's handle table: one per damaged block, and a damaged block ends the restore.
+    if (failed) return false;
+    try {
+      if (outputLength !== into.byteLength) return false;
+      into.set(new Uint8Array(wasm.memory.buffer, outputPointer!, outputLength));
+      return true;
+    } finally {
+      wasm.__wbindgen_free(outputPointer!, outputLength!);
+    }
   } finally {
-    returnBuffer(prefixed);
+    wasm.__wbindgen_add_to_stack_pointer(16);
   }
 }
 
@@ -85,13 +111,7 @@ export function loadLz4Codec(): Promise<Lz4Codec> {
       },
       decompressBlock(compressed, into, likelyFull) {
         // lz4_flex decodes three to four times faster than lz4js, but only to an exact size, given before the block; a full block's is `into`'s.
-        if (likelyFull) {
-          const decoded = decompressFull(lz4wasm, compressed, into.byteLength);
-          if (decoded) {
-            into.set(decoded);
-            return decoded.byteLength;
-          }
-        }
+        if (likelyFull && decompressFull(lz4wasm.__wasm, compressed, into)) return into.byteLength;
         return lz4js.decompressBlock(compressed, into, 0, compressed.byteLength, 0);
       },
       xxh32: (bytes) => hasher.h32Raw(bytes, 0) >>> 0,

@@ -81,6 +81,25 @@ describe('Blocks of every size', () => {
     assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
   });
 
+  it('rejects, naming the object, a full block that does not decode, and decodes the next frame as before', async () => {
+    const codec = await loadLz4Codec();
+    const fullBlock = Buffer.from('walsync '.repeat(512 * 1024));
+    const compressed = codec.compressBlock(fullBlock)!;
+    const cut = compressed.subarray(0, compressed.byteLength - 100);
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(cut.byteLength);
+    // A block before another is taken to be full: the one lz4_flex decodes.
+    const next = Buffer.from([5, 0, 0, 0x80, 1, 2, 3, 4, 5]);
+    const damaged = Buffer.concat([formatLz4FrameHeader(codec), size, cut, next, Buffer.alloc(4)]);
+    await assert.rejects(collect(decodeLz4Frame(chunksOf(damaged), 'replica/snapshots/00000000.snapshot.lz4')), (error: WalsyncError) => {
+      assert.equal(error.code, 'REPLICA_CORRUPT');
+      assert.match(error.message, /^replica\/snapshots\/00000000\.snapshot\.lz4: /);
+      return true;
+    });
+    const frame = await collect(encodeLz4Frame(chunksOf(content), content.length));
+    assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
+  });
+
   it('decodes frames of 64 KiB blocks from the lz4 command line, whole and in small chunks', async () => {
     const frame = execFileSync('lz4', ['-B4', '-c'], { input: content, maxBuffer: 64 * 1024 * 1024 });
     assert.deepEqual(await collect(decodeLz4Frame(chunksOf(frame), 'x')), content);
