@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { startAppInTempDir } from '../helpers/app.js';
@@ -61,6 +62,15 @@ function followArgs(replica: string, out: string): string[] {
 async function startFollower(replica: string, out: string): Promise<{ child: ChildProcess; done: ReturnType<typeof collect> }> {
   const child = spawnCli(followArgs(replica, out));
   return { child, done: collect(child, 600_000) };
+}
+
+/** A primary with `rows` rows (ten to a commit), synced once to a file replica, and where its standby goes. */
+async function syncedPrimary(t: TestContext, rows: number) {
+  const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+  const replica = path.join(dir, 'replica');
+  await app.insert(rows, { size: 300, perTx: 10 });
+  assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+  return { dir, dbPath, app, replica, out: path.join(dir, 'standby.db') };
 }
 
 function rowsOf(dbPath: string) {
@@ -144,11 +154,7 @@ describe('restore --follow', () => {
   });
 
   it('follows a new generation: the standby is restored afresh from it and says so', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
-    const replica = path.join(dir, 'replica');
-    const out = path.join(dir, 'standby.db');
-    await app.insert(50, { size: 300, perTx: 10 });
-    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const { dbPath, app, replica, out } = await syncedPrimary(t, 50);
     const follower = await startFollower(replica, out);
     t.after(() => follower.child.kill('SIGKILL'));
     let stdout = '';
@@ -168,11 +174,7 @@ describe('restore --follow', () => {
   });
 
   it('a standby that fell behind a retention pass is restored afresh from the newest snapshot, never skipping what it lacks', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
-    const replica = path.join(dir, 'replica');
-    const out = path.join(dir, 'standby.db');
-    await app.insert(30, { size: 300, perTx: 10 });
-    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const { dbPath, app, replica, out } = await syncedPrimary(t, 30);
     const first = await startFollower(replica, out);
     await waitFor('the first restore', () => standbyEquals(out, dbPath), 20_000);
     assert.equal((await signalAndWait(first.child, first.done)).code, 0);
@@ -235,11 +237,7 @@ describe('restore --follow', () => {
   });
 
   it('a reader that holds the standby past the wait: one follow failed line (DB_BUSY), and the apply goes through once it lets go', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
-    const replica = path.join(dir, 'replica');
-    const out = path.join(dir, 'standby.db');
-    await app.insert(30, { size: 300, perTx: 10 });
-    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const { dbPath, app, replica, out } = await syncedPrimary(t, 30);
     const follower = await startFollower(replica, out);
     t.after(() => follower.child.kill('SIGKILL'));
     let stderr = '';
@@ -265,11 +263,7 @@ describe('restore --follow', () => {
   });
 
   it('promotion: stop the follower, open the standby read-write, replicate it to a new location; that restores equal to it', async (t) => {
-    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
-    const replica = path.join(dir, 'replica');
-    const out = path.join(dir, 'standby.db');
-    await app.insert(80, { size: 300, perTx: 10 });
-    assert.equal((await runCli(['sync', '--once', dbPath, replica])).code, 0);
+    const { dir, dbPath, app, replica, out } = await syncedPrimary(t, 80);
     const follower = await startFollower(replica, out);
     t.after(() => follower.child.kill('SIGKILL'));
     await app.insert(40, { size: 300, perTx: 10 });
