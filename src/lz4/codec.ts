@@ -76,7 +76,12 @@ function decompressFull(wasm: Lz4WasmExports, compressed: Uint8Array, into: Uint
     const inputPointer = wasm.__wbindgen_malloc(inputLength);
     new DataView(wasm.memory.buffer).setUint32(inputPointer, into.byteLength, true);
     new Uint8Array(wasm.memory.buffer).set(compressed, inputPointer + SIZE_PREFIX);
-    wasm.decompress(returnPointer, inputPointer, inputLength);
+    try {
+      wasm.decompress(returnPointer, inputPointer, inputLength);
+    } catch {
+      // A trap in the decoder is a block it could not decode, as its error result is.
+      return false;
+    }
     // Read after the call: decoding may have grown the memory, which detaches the views taken before.
     const [outputPointer, outputLength, , failed] = new Int32Array(wasm.memory.buffer, returnPointer, 4);
     // A failure's error string stays in the wrapper's handle table: one per damaged block, and a damaged block ends the restore.
