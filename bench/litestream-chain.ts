@@ -47,8 +47,7 @@ export async function buildLitestreamChain(dir: string): Promise<LitestreamChain
         if (unshippedInARow === 3) throw new Error(`bench chain: litestream shipped nothing for 3 commits in a row (${(3 * SHIP_WAIT_MS) / 1000} s)`);
       }
       // The rows a restore is checked against are all in the replica once the segments stop coming.
-      let settled = false;
-      while (!settled) settled = !(await shipped(litestream, replicaDir, segmentCount(replicaDir), SETTLED_MS));
+      while (await shipped(litestream, replicaDir, segmentCount(replicaDir), SETTLED_MS)) {}
     } finally {
       await stopDaemon(litestream);
     }
