@@ -16,7 +16,7 @@ import { WalsyncError } from '../errors.js';
 import { readRange } from '../fsx/file-io.js';
 import type { WalHeader } from '../wal/format.js';
 import { frameSizeFor } from '../wal/format.js';
-import { chainStart, startWalk, walkFrames } from '../wal/frames.js';
+import { chainStart, parseFrameHeader, startWalk, walkFrames } from '../wal/frames.js';
 import { isWalRestartOf, sameWalHeader } from '../wal/header.js';
 import type { ShadowCursor } from './shadow-wal.js';
 import { readWalFileHeader, walkWalFile } from './wal-file.js';
@@ -109,12 +109,22 @@ export async function checkpointAndClassify(db: LiveDb, wal: FileHandle, cursor:
  * the old cycle instead (and checkpointed and restarted after it), that
  * transaction would start right where the shadow ends, with the old salts
  * and the shadow's checksum chain, and the new cycle has not reached there.
+ * Unless the new cycle overwrote it: a first transaction that spills before
+ * its commit writes frames from the start of the file, rewrites a spilled
+ * page in place (its frame header then no longer matches) and writes the
+ * frames after that with zeroed salts and checksums until its commit fixes
+ * them up (SQLite's wal.c, iReCksum). Rolled back or killed past the
+ * shadow's end, it leaves no valid frame of either cycle there, and the old
+ * cycle's lost commits with it. So a frame at the shadow's end that the new
+ * cycle could have written (its salts, or zeroed ones) proves nothing.
  */
-async function nothingAppendedBeforeRestart(wal: FileHandle, cursor: ShadowCursor, newHeader: WalHeader): Promise<boolean> {
+export async function nothingAppendedBeforeRestart(wal: FileHandle, cursor: ShadowCursor, newHeader: WalHeader): Promise<boolean> {
   const newCycle = await walkWalFile(wal, newHeader, chainStart(newHeader));
   if (newCycle.validEnd.offset > cursor.end.offset) return false;
   const frameSize = frameSizeFor(cursor.header.pageSize);
   const next = await readRange(wal, cursor.end.offset, frameSize);
   if (next.byteLength < frameSize) return true;
+  const { salt1, salt2 } = parseFrameHeader(next);
+  if ((salt1 === newHeader.salt1 && salt2 === newHeader.salt2) || (salt1 === 0 && salt2 === 0)) return false;
   return walkFrames(next, cursor.header, startWalk(cursor.end)).frameCount === 0;
 }
