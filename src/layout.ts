@@ -1,6 +1,6 @@
 /**
- * Where walsync keeps things next to a database (../shared/spec/replica-format.md,
- * "Shadow"): `<dir>/.<name>-walsync/` holds the `generation` file and
+ * Where walsync keeps things next to a database (docs/formats.md,
+ * "The shadow"): `<dir>/.<name>-walsync/` holds the `generation` file and
  * `generations/<generation>/wal/<index:08x>.wal`.
  */
 import path from 'node:path';

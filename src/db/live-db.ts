@@ -1,6 +1,6 @@
 /**
  * The live database as walsync touches it, through the same SQLite locks the
- * app uses (../shared/spec/wal-format.md, "Locking"):
+ * app uses (docs/formats.md, "Locking"):
  * - a pin connection holds a read transaction between syncs, so the app's
  *   writers append to the WAL instead of restarting it over frames walsync has
  *   not copied yet. Moving the pin to a newer snapshot takes a second one,

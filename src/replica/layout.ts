@@ -1,6 +1,6 @@
 /**
  * Object names in a replica, Litestream 0.3's layout
- * (../shared/spec/replica-format.md, "Replica layout"):
+ * (docs/formats.md, "Replicas"):
  * `generations/<generation>/snapshots/<index:08x>.snapshot.lz4` and
  * `generations/<generation>/wal/<index:08x>_<offset:08x>.wal.lz4`.
  * Names that do not match are foreign and ignored.

@@ -1,5 +1,5 @@
 /**
- * Restore (../shared/spec/replica-format.md, "Restore, in short"): pick the
+ * Restore (docs/formats.md, "Restore, in short"): pick the
  * generation and the newest snapshot at or before the target, replay WAL
  * indexes in order (each in one pass: the newest copy of every page, as a
  * checkpoint writes it), check integrity, and only then rename into place.

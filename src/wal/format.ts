@@ -1,6 +1,6 @@
 /**
  * SQLite WAL layout constants and the arithmetic on them
- * (sqlite.org/fileformat2.html §4, ../shared/spec/wal-format.md).
+ * (sqlite.org/fileformat2.html §4, docs/formats.md "The WAL file").
  */
 
 export const WAL_HEADER_SIZE = 32;

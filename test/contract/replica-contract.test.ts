@@ -1,5 +1,5 @@
 /**
- * The replica contract (../shared/spec/replica-format.md, "Replica layout"):
+ * The replica contract (docs/formats.md, "Replicas"):
  * one suite, run against every backend — a directory, a real S3 server and a
  * real OpenSSH sshd on 127.0.0.1 — through the ReplicaClient interface the rest of walsync uses.
  */

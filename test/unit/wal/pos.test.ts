@@ -1,4 +1,4 @@
-/** Positions `generation/index:offset` (../shared/spec/replica-format.md, "Names used below"). */
+/** Positions `generation/index:offset` (docs/formats.md, "Names"). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { comparePos, formatIndex, formatPos, isGenerationId, parseIndex, parsePos } from '../../../src/wal/pos.js';
