@@ -72,6 +72,11 @@ async function walFile(t: TestContext, bytes: Buffer): Promise<fs.FileHandle> {
   return handle;
 }
 
+/** Calls `edit` with the offset of every whole frame from `from` on. */
+function eachFrame(bytes: Buffer, frameSize: number, from: number, edit: (at: number) => void): void {
+  for (let at = from; at + frameSize <= bytes.length; at += frameSize) edit(at);
+}
+
 function withNewHeader(crafted: Crafted, length: number): Buffer {
   const bytes = Buffer.from(crafted.oldCycle.subarray(0, length));
   Buffer.from(formatWalHeader(crafted.newHeader)).copy(bytes, 0);
@@ -99,7 +104,7 @@ describe('the proof that a restart by the app lost nothing', () => {
     bytes.writeUInt32BE(newHeader.salt1, WAL_HEADER_SIZE + 8);
     bytes.writeUInt32BE(newHeader.salt2, WAL_HEADER_SIZE + 12);
     // The frames after it, past the shadow's end, carry zeroed salts and checksums.
-    for (let at = WAL_HEADER_SIZE + frameSize; at + frameSize <= bytes.length; at += frameSize) bytes.fill(0, at + 8, at + 24);
+    eachFrame(bytes, frameSize, WAL_HEADER_SIZE + frameSize, (at) => bytes.fill(0, at + 8, at + 24));
     const wal = await walFile(t, bytes);
     assert.equal(await nothingAppendedBeforeRestart(wal, crafted.cursor, newHeader), false);
   });
@@ -108,11 +113,11 @@ describe('the proof that a restart by the app lost nothing', () => {
     const crafted = await craft(t);
     const { frameSize, newHeader } = crafted;
     const bytes = withNewHeader(crafted, crafted.oldCycle.length);
-    for (let at = WAL_HEADER_SIZE; at + frameSize <= bytes.length; at += frameSize) {
+    eachFrame(bytes, frameSize, WAL_HEADER_SIZE, (at) => {
       bytes.writeUInt32BE(newHeader.salt1, at + 8);
       bytes.writeUInt32BE(newHeader.salt2, at + 12);
       bytes.writeUInt32BE(0x01020304, at + 16);
-    }
+    });
     const wal = await walFile(t, bytes);
     assert.equal(await nothingAppendedBeforeRestart(wal, crafted.cursor, newHeader), false);
   });
@@ -121,11 +126,10 @@ describe('the proof that a restart by the app lost nothing', () => {
     const crafted = await craft(t);
     const { frameSize, newHeader } = crafted;
     const bytes = withNewHeader(crafted, crafted.oldCycle.length);
-    const end = crafted.cursor.end.offset;
-    for (let at = end; at + frameSize <= bytes.length; at += frameSize) {
+    eachFrame(bytes, frameSize, crafted.cursor.end.offset, (at) => {
       bytes.writeUInt32BE((newHeader.salt1 - 7) >>> 0, at + 8);
       bytes.writeUInt32BE(0x0badf00d, at + 12);
-    }
+    });
     const wal = await walFile(t, bytes);
     assert.equal(await nothingAppendedBeforeRestart(wal, crafted.cursor, newHeader), true);
   });
