@@ -10,6 +10,8 @@ export type WalsyncErrorCode =
   | 'DB_NOT_FOUND'
   | 'DB_INVALID'
   | 'DB_BUSY'
+  | 'DB_MISSING'
+  | 'DB_REPLACED'
   | 'META_UNWRITABLE'
   | 'WAL_CORRUPT'
   | 'SHADOW_MISSING'

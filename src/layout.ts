@@ -34,6 +34,11 @@ export function generationDirPath(metaDir: string, generationId: string): string
   return path.join(generationsDirPath(metaDir), generationId);
 }
 
+/** Which database file the generation follows (src/shadow/generation.ts). */
+export function followedFilePath(metaDir: string, generationId: string): string {
+  return path.join(generationDirPath(metaDir, generationId), 'database.json');
+}
+
 export function shadowWalDirPath(metaDir: string, generationId: string): string {
   return path.join(generationDirPath(metaDir, generationId), 'wal');
 }

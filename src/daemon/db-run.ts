@@ -4,7 +4,9 @@
  * runner's one scheduler, each run through the registry, and its stop.
  * A sync tick runs only when the kernel reported a change to the database
  * or its WAL (or for the reasons syncSleepUntil lists); a failing job is logged,
- * counted and retried with backoff on later ticks.
+ * counted and retried with backoff on later ticks. A database whose file is
+ * missing is one ERROR line and /healthz's `database missing`, and its jobs
+ * go on trying on every tick, without backoff, until a file is at the path.
  */
 import type { DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
@@ -46,6 +48,8 @@ export interface DbRun {
   /** Whether the kernel reports them at all; if not, the database syncs on every tick. */
   walWatched: boolean;
   unwatchWal: () => void;
+  /** Since when the database file is missing, as a job last found it. */
+  missingSince?: number;
 }
 
 const MAX_BACKOFF_MS = 60_000;
@@ -137,6 +141,9 @@ function schedule<Name extends JobName>(
       try {
         const result = await task;
         failures = 0;
+        run.missingSince = undefined;
+        // Also the first job of a followed database made again at its path after it was let go of.
+        run.shared.health.databaseBack(run.ctx.db.dbPath, Date.now());
         if (job === 'sync') run.shared.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
         run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
         if (job === 'sync') await run.shared.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
@@ -149,9 +156,16 @@ function schedule<Name extends JobName>(
         failures++;
         if (job === 'sync') run.shared.health.recordSync(run.ctx.db.dbPath, replica, { ok: false, error });
         run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, false);
-        retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+        const missing = codeOf(error) === 'DB_MISSING';
+        // A file can come back at any moment: the next tick looks.
+        retryAt = missing ? 0 : Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
         run.status.record(name, { ok: false, at: new Date(), durationMs: Date.now() - started, error: messageOf(error), nextRun: handle.nextRun() });
-        log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: codeOf(error), error: messageOf(error) });
+        if (!missing) log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: codeOf(error), error: messageOf(error) });
+        else if (run.missingSince === undefined) {
+          run.missingSince = Date.now();
+          run.shared.health.databaseMissing(run.ctx.db.dbPath, run.missingSince, true);
+          log.error('database missing', { ...fields, generation: run.ctx.state.shadow?.cursor.generationId, code: codeOf(error), error: messageOf(error) });
+        }
       }
       if (client) recordRequests(run, replica, client);
     },
@@ -197,7 +211,7 @@ function syncSleepUntil(run: DbRun, replica: string, now: number, failures: numb
   if (now - looked.at >= SAFETY_POLL_MS) {
     // The safety poll: the sync's own proof (data_version), without a job run for a database nobody wrote.
     const previous = run.ctx.state.shadow;
-    if (!previous || !nothingCommittedSince(run.ctx.db, previous, run.config.checkpoint, now)) return undefined;
+    if (!previous || !run.ctx.db.stillAtPath() || !nothingCommittedSince(run.ctx.db, previous, run.config.checkpoint, now)) return undefined;
     looked.at = now;
   }
   run.shared.health.confirmQuiet(run.ctx.db.dbPath, replica);

@@ -4,7 +4,9 @@
  * its last sync succeeded and it held everything in the shadow no longer
  * than `max-lag` ago. A replica
  * that turns late is one ERROR line, and one INFO line when it recovers,
- * however many syncs fail in between.
+ * however many syncs fail in between. A database whose file is missing
+ * makes the report unhealthy (`database missing`) until a file at its path
+ * syncs again; the window it was missing stays in the report after.
  */
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
@@ -29,9 +31,16 @@ export interface ReplicaHealth {
   readonly problem?: string;
 }
 
+/** When the database file was last missing; `to` is unset while it still is. */
+export interface MissingWindow {
+  readonly from: string;
+  readonly to?: string;
+}
+
 export interface DatabaseHealth {
   readonly db: string;
   readonly replicas: readonly ReplicaHealth[];
+  readonly missing?: MissingWindow;
 }
 
 export interface HealthReport {
@@ -39,6 +48,8 @@ export interface HealthReport {
   readonly maxLagSeconds: number;
   /** `db replica` of each replica that is not healthy. */
   readonly late: readonly string[];
+  /** `db: database missing` for each database whose file is missing now. */
+  readonly missing: readonly string[];
   readonly dbs: readonly DatabaseHealth[];
 }
 
@@ -62,6 +73,11 @@ interface DatabaseRecord {
 
 export class HealthBook {
   private readonly dbs = new Map<string, DatabaseRecord>();
+  /**
+   * By database path, and kept when a followed database is let go of: a
+   * tenant deleted and made again reports the window it was gone.
+   */
+  private readonly missingWindows = new Map<string, { from: number; to?: number; alarm: boolean }>();
   private readonly startedAt = Date.now();
 
   constructor(
@@ -94,6 +110,22 @@ export class HealthBook {
     }
   }
 
+  /**
+   * The database file is missing since `at`. `alarm`: the report is
+   * unhealthy meanwhile (a listed database; a followed one is let go of).
+   */
+  databaseMissing(db: string, at: number, alarm: boolean): void {
+    const window = this.missingWindows.get(db);
+    if (window && window.to === undefined) return;
+    this.missingWindows.set(db, { from: at, alarm });
+  }
+
+  /** A sync of a file at the path succeeded: the missing window, if one is open, closes. */
+  databaseBack(db: string, at: number): void {
+    const window = this.missingWindows.get(db);
+    if (window && window.to === undefined) window.to = at;
+  }
+
   /** Forgets a database walsync let go of. */
   removeDatabase(db: string): void {
     this.dbs.delete(db);
@@ -119,6 +151,8 @@ export class HealthBook {
   report(now = Date.now()): HealthReport {
     const dbs: DatabaseHealth[] = [];
     const late: string[] = [];
+    const missing: string[] = [];
+    for (const [db, window] of this.missingWindows) if (window.alarm && window.to === undefined) missing.push(`${db}: database missing`);
     for (const [db, dbRecord] of this.dbs) {
       const replicas: ReplicaHealth[] = [];
       for (const [replica, record] of dbRecord.replicas) {
@@ -126,9 +160,10 @@ export class HealthBook {
         if (!health.healthy) late.push(`${db} ${replica}`);
         replicas.push(health);
       }
-      dbs.push({ db, replicas });
+      const window = this.missingWindows.get(db);
+      dbs.push(window ? { db, replicas, missing: { from: new Date(window.from).toISOString(), to: window.to === undefined ? undefined : new Date(window.to).toISOString() } } : { db, replicas });
     }
-    return { healthy: late.length === 0, maxLagSeconds: this.maxLagMs / 1000, late, dbs };
+    return { healthy: late.length === 0 && missing.length === 0, maxLagSeconds: this.maxLagMs / 1000, late, missing, dbs };
   }
 
   /** Writes the ERROR line of each replica that turned late and the INFO line of each that recovered. */

@@ -26,6 +26,7 @@ export class Metrics {
   private readonly syncErrors = this.counter('walsync_sync_error_count', 'Failed syncs', ['db']);
   private readonly syncSeconds = this.counter('walsync_sync_seconds', 'Time spent syncing', ['db']);
   private readonly walBytes = this.counter('walsync_total_wal_bytes', 'WAL bytes copied into the shadow', ['db']);
+  private readonly replacedFiles = this.counter('walsync_database_replaced_total', 'Database files found replaced at their path (each one a new generation)', ['db']);
   private readonly checkpoints = this.counter('walsync_checkpoint_count', 'walsync checkpoints', ['db', 'mode']);
   private readonly replicaIndex = this.gauge('walsync_replica_wal_index', 'WAL index the replica holds up to', ['db', 'replica']);
   private readonly replicaOffset = this.gauge('walsync_replica_wal_offset', 'Offset in that index the replica holds up to', ['db', 'replica']);
@@ -86,6 +87,7 @@ export class Metrics {
     this.syncSeconds.inc({ db }, seconds);
     this.walBytes.inc({ db }, result.byteCount);
     if (result.checkpoint) this.checkpoints.inc({ db, mode: result.checkpoint.mode });
+    if (result.fileReplaced) this.replacedFiles.inc({ db });
     if (!this.perDb) return;
     this.shadowIndex.set({ db }, result.index);
     this.shadowSize.set({ db }, result.offset);

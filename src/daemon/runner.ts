@@ -68,6 +68,8 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
       runs.delete(dbPath);
       health.removeDatabase(dbPath);
       await stopDb(run, log, false);
+      // Made again at the path, the tenant reports the window it was gone.
+      if (!(await hasDatabase(dbPath))) health.databaseMissing(dbPath, Date.now(), false);
       log.info('database let go; its replicas stay as they are', { db: dbPath, reason });
     },
     runningUnder: (dir) => [...runs.keys()].filter((dbPath) => dbPath.startsWith(dir + path.sep)),

@@ -14,6 +14,7 @@ import { WalsyncError } from '../errors.js';
 import { readFileChunks, readRange } from '../fsx/file-io.js';
 import { WAL_HEADER_SIZE, frameSizeFor } from '../wal/format.js';
 import { createWalPageIndex, indexFramePages, pagesInOrder } from '../wal/page-index.js';
+import type { DatabaseFile } from './database-file.js';
 import { databaseFileSize, readDatabaseFile } from './database-file.js';
 
 const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -22,7 +23,8 @@ const MAX_SPAN_SIZE = 1024 * 1024;
 const SPAN_READS_AT_ONCE = 4;
 
 export interface DatabaseImageSource {
-  readonly dbPath: string;
+  /** The database file the pin's connection has open: read through it, never another file at the same path. */
+  readonly file: DatabaseFile;
   /** The shadow WAL of the position's index, and the position's offset in it (the end of a commit). */
   readonly shadowPath: string;
   readonly end: number;
@@ -47,7 +49,7 @@ export async function openDatabaseImage(source: DatabaseImageSource): Promise<Da
   }
   // A WAL index with no commit yet starts right after a complete checkpoint,
   // which leaves the file exactly the database's size.
-  const pageCount = index.commitPageCount || Math.floor(databaseFileSize(source.dbPath) / pageSize);
+  const pageCount = index.commitPageCount || Math.floor(databaseFileSize(source.file) / pageSize);
   return { pageCount, size: pageCount * pageSize, chunks: streamPages(source, pageCount, pagesInOrder(index)) };
 }
 
@@ -65,7 +67,7 @@ async function* streamPages(
   const fill = async (buffer: Uint8Array, firstPage: number): Promise<Uint8Array> => {
     const count = Math.min(chunkPages, pageCount - firstPage + 1);
     const chunk = buffer.subarray(0, count * pageSize);
-    const fileBytes = await readDatabaseFile(source.dbPath, chunk, (firstPage - 1) * pageSize);
+    const fileBytes = await readDatabaseFile(source.file, chunk, (firstPage - 1) * pageSize);
     const firstMissing = firstPage + Math.floor(fileBytes / pageSize);
     const last = firstPage + count;
     const from = walPageAt;
@@ -74,7 +76,7 @@ async function* streamPages(
     let laidOver = 0;
     for (let i = from; i < walPageAt; i++) if (walPages.pageNumbers[i]! >= firstMissing) laidOver++;
     if (laidOver < firstPage + count - firstMissing) {
-      throw new WalsyncError('IO', `${source.dbPath}: database file ends at page ${firstMissing - 1} and the WAL does not hold the pages after it`);
+      throw new WalsyncError('IO', `${source.file.dbPath}: database file ends at page ${firstMissing - 1} and the WAL does not hold the pages after it`);
     }
     return chunk;
   };

@@ -25,11 +25,23 @@
  * Every connection keeps no page cache (cache_size 0): walsync reads pages
  * through SQLite only to compare rows in verify, and a cache's first page
  * brings a bulk allocation of twenty pages, per connection.
+ *
+ * The connections are to one file, the one at the path when they opened
+ * (`file`). Each sync first asks followPath whether that is still so: a
+ * database renamed over, or deleted and made again, is let go of and the new
+ * file opened in its place (a new generation); a database that is gone
+ * leaves no connection open until a file is at the path again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { WalsyncError, messageOf } from '../errors.js';
+import type { FileHandle } from 'node:fs/promises';
+import fs from 'node:fs/promises';
 import { walPathFor } from '../layout.js';
+import type { DatabaseFile } from './database-file.js';
+import { releaseDatabaseFile } from './database-file.js';
+import type { FileIdentity } from './file-identity.js';
+import { describeChange, identityAt, identityOf, sameFile, statAt } from './file-identity.js';
 import { assertDatabaseFile } from './validate.js';
 
 export type CheckpointMode = 'PASSIVE' | 'TRUNCATE';
@@ -68,54 +80,207 @@ function lockRetryDelayMs(attempt: number): number {
   return LOCK_RETRY_DELAYS_MS[Math.min(attempt - FAST_LOCK_ATTEMPTS, LOCK_RETRY_DELAYS_MS.length - 1)]!;
 }
 
+/** A rename racing the connections' opening is looked at again this many times. */
+const OPEN_ATTEMPTS = 3;
+
 export class LiveDb {
   readonly dbPath: string;
   readonly walPath: string;
-  readonly pageSize: number;
-  private readonly checkpointer: Database.Database;
+  private pageSizeNow = 0;
+  /** The file the connections have open, or had before it went missing. */
+  private identity!: FileIdentity;
+  /** The WAL they have open, as it was after the first pin. */
+  private walIdentity: FileIdentity | undefined;
+  /** Undefined while the database file is missing: no connection is open. */
+  private checkpointerConnection: Database.Database | undefined;
   /** The pin connection in a read transaction, if any. */
   private activePin: Database.Database | undefined;
   /** Pin connections open and not in a transaction: the next move's, until rest(). */
-  private readonly sparePins: Database.Database[];
+  private sparePins: Database.Database[] = [];
   /** Opened by the first lockWrites, closed by rest(). */
   private lock: Database.Database | undefined;
   private locked = false;
-  /** walsync's own writes and checkpoints, which data_version does not count. */
+  /** walsync's own writes and checkpoints, which data_version does not count, and each opening of a file. */
   private ownWalChangeCount = 0;
-  private readonly busyTimeoutMs: number;
+  private readonly options: OpenOptions;
+  /** Why the file open now is not the one the shadow followed, until a sync has started its generation. */
+  private unfollowedReason: string | undefined;
 
-  private constructor(dbPath: string, connections: { pin: Database.Database; checkpointer: Database.Database }, pageSize: number, busyTimeoutMs: number) {
+  private constructor(dbPath: string, options: OpenOptions) {
     this.dbPath = dbPath;
     this.walPath = walPathFor(dbPath);
-    this.sparePins = [connections.pin];
-    this.checkpointer = connections.checkpointer;
-    this.pageSize = pageSize;
-    this.busyTimeoutMs = busyTimeoutMs;
+    this.options = options;
   }
 
   static async open(dbPath: string, options: OpenOptions): Promise<LiveDb> {
     await assertDatabaseFile(dbPath);
-    const connections: Database.Database[] = [];
+    const db = new LiveDb(dbPath, options);
+    db.connectAll();
+    return db;
+  }
+
+  get pageSize(): number {
+    return this.pageSizeNow;
+  }
+
+  /** The database file the connections have open. */
+  get file(): DatabaseFile {
+    return { dbPath: this.dbPath, identity: this.identity };
+  }
+
+  /**
+   * Opens the checkpoint and pin connections and takes the pin, on the file
+   * at the path when they opened: it was there before the first and still
+   * after the last, so both opened it.
+   */
+  private connectAll(): void {
+    const { busyTimeoutMs } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const before = identityAt(this.dbPath);
+      if (!before) throw this.missing();
+      const connections: Database.Database[] = [];
+      let pageSize: number;
+      try {
+        const checkpointer = connect(this.dbPath, busyTimeoutMs, false);
+        connections.push(checkpointer);
+        ensureWalMode(this.dbPath, checkpointer, this.options);
+        connections.push(connect(this.dbPath, busyTimeoutMs, true));
+        pageSize = Number(checkpointer.pragma('page_size', { simple: true }));
+      } catch (error) {
+        for (const connection of connections.reverse()) connection.close();
+        throw error;
+      }
+      const after = identityAt(this.dbPath);
+      if (!after || !sameFile(before, after)) {
+        for (const connection of connections.reverse()) connection.close();
+        if (attempt < OPEN_ATTEMPTS) continue;
+        throw this.replaced(before, after);
+      }
+      this.identity = before;
+      this.checkpointerConnection = connections[0]!;
+      this.sparePins = [connections[1]!];
+      this.pageSizeNow = pageSize;
+      // Stamps of the file before are never those of this one.
+      this.ownWalChangeCount++;
+      try {
+        this.pinWal();
+      } catch (error) {
+        this.closeConnections();
+        throw error;
+      }
+      this.walIdentity = identityAt(this.walPath);
+      return;
+    }
+  }
+
+  /**
+   * Whether the files at the paths are still those the connections have
+   * open (one stat each). For the safety poll; a sync asks followPath.
+   */
+  stillAtPath(): boolean {
+    return this.checkpointerConnection !== undefined && this.whatChanged() === undefined;
+  }
+
+  /**
+   * The first step of every sync: when another file is at the path (or the
+   * WAL at its path is not the one the connections have open), closes every
+   * connection to the old one, then the descriptor held on it, and opens the
+   * new one; returns why the shadow cannot go on (a new generation), and
+   * goes on returning it until followedNewFile. Throws DB_MISSING, with
+   * nothing left open, while no database file is at the path.
+   */
+  followPath(): { readonly reason: string; readonly justNow: boolean } | undefined {
+    const stats = statAt(this.dbPath);
+    // An empty file is one an app is creating: left alone until it has written its header.
+    if (!stats || stats.size === 0) {
+      this.letGoOfFile();
+      throw this.missing();
+    }
+    const atPath = identityOf(stats);
+    const change = this.checkpointerConnection ? this.whatChanged(atPath) : this.whyBack(atPath);
+    if (change === undefined) return this.unfollowedReason === undefined ? undefined : { reason: this.unfollowedReason, justNow: false };
+    this.letGoOfFile();
+    this.connectAll();
+    this.unfollowedReason = change;
+    return { reason: change, justNow: true };
+  }
+
+  /** A sync started the new file's generation. */
+  followedNewFile(): void {
+    this.unfollowedReason = undefined;
+  }
+
+  /** A file at the path after none was: even the same one may have been written to elsewhere meanwhile. */
+  private whyBack(atPath: FileIdentity): string {
+    if (sameFile(atPath, this.identity)) return 'database file back at its path after it was missing';
+    return `database file replaced at its path (${describeChange(this.identity, atPath)})`;
+  }
+
+  /** Why the files at the paths are not those the connections have open; undefined when they are. */
+  private whatChanged(atPath = identityAt(this.dbPath)): string | undefined {
+    if (!atPath || !sameFile(atPath, this.identity)) return `database file replaced at its path (${describeChange(this.identity, atPath)})`;
+    if (!this.walIdentity) return undefined;
+    const walAtPath = identityAt(this.walPath);
+    if (!walAtPath || !sameFile(walAtPath, this.walIdentity)) return `WAL file replaced at its path (${describeChange(this.walIdentity, walAtPath)})`;
+    return undefined;
+  }
+
+  /**
+   * Opens the WAL for reading, checked to be the one the connections have
+   * open and beside the database file they have open (the caller closes it).
+   */
+  async openWal(): Promise<FileHandle> {
+    if (!this.checkpointerConnection) throw this.missing();
+    const wal = await fs.open(this.walPath, 'r');
     try {
-      const checkpointer = connect(dbPath, options.busyTimeoutMs, false);
-      connections.push(checkpointer);
-      ensureWalMode(dbPath, checkpointer, options);
-      const pin = connect(dbPath, options.busyTimeoutMs, true);
-      connections.push(pin);
-      const pageSize = Number(checkpointer.pragma('page_size', { simple: true }));
-      const db = new LiveDb(dbPath, { pin, checkpointer }, pageSize, options.busyTimeoutMs);
-      db.pinWal();
-      return db;
+      const opened = identityOf(await wal.stat());
+      this.walIdentity ??= opened;
+      const dbAtPath = identityAt(this.dbPath);
+      if (!sameFile(opened, this.walIdentity)) throw new WalsyncError('DB_REPLACED', `${this.walPath}: the WAL file was replaced at its path (${describeChange(this.walIdentity, opened)})`);
+      if (!dbAtPath || !sameFile(dbAtPath, this.identity)) throw this.replaced(this.identity, dbAtPath);
+      return wal;
     } catch (error) {
-      for (const connection of connections.reverse()) connection.close();
+      await wal.close();
       throw error;
     }
+  }
+
+  /** Closes every connection, then the descriptor held on the file: nothing of walsync's is left open on it. */
+  private letGoOfFile(): void {
+    if (!this.checkpointerConnection) return;
+    this.closeConnections();
+    releaseDatabaseFile(this.identity);
+  }
+
+  private missing(): WalsyncError {
+    return new WalsyncError('DB_MISSING', `${this.dbPath}: database missing (the file was deleted or renamed away; a database created at the path is picked up)`);
+  }
+
+  private replaced(before: FileIdentity, after: FileIdentity | undefined): WalsyncError {
+    return new WalsyncError('DB_REPLACED', `${this.dbPath}: the database file was replaced at its path (${describeChange(before, after)}); the next sync opens the new one`);
+  }
+
+  private get checkpointer(): Database.Database {
+    if (!this.checkpointerConnection) throw this.missing();
+    return this.checkpointerConnection;
+  }
+
+  /** A connection opened by path after the others, checked to have opened the same file. */
+  private connectSameFile(readonly: boolean): Database.Database {
+    if (!this.checkpointerConnection) throw this.missing();
+    const connection = connect(this.dbPath, this.options.busyTimeoutMs, readonly);
+    const atPath = identityAt(this.dbPath);
+    if (!atPath || !sameFile(atPath, this.identity)) {
+      connection.close();
+      throw this.replaced(this.identity, atPath);
+    }
+    return connection;
   }
 
   /** Starts (or refreshes) the held read transaction at the newest commit. */
   pinWal(): void {
     const previous = this.activePin;
-    const next = this.sparePins.pop() ?? connect(this.dbPath, this.busyTimeoutMs, true);
+    const next = this.sparePins.pop() ?? this.connectSameFile(true);
     try {
       this.run(next, 'BEGIN');
       this.run(next, 'SELECT count(*) FROM sqlite_master');
@@ -174,7 +339,7 @@ export class LiveDb {
   async lockWrites(): Promise<void> {
     if (this.locked) return;
     if (!this.lock) {
-      this.lock = connect(this.dbPath, this.busyTimeoutMs, false);
+      this.lock = this.connectSameFile(false);
       // The lock connection only takes the write lock, and beginImmediate waits for it itself.
       this.lock.pragma('busy_timeout = 0');
     }
@@ -191,7 +356,7 @@ export class LiveDb {
   private async beginImmediate(connection: Database.Database, ownTimeoutMs: number): Promise<void> {
     if (ownTimeoutMs !== 0) connection.pragma('busy_timeout = 0');
     try {
-      const deadline = Date.now() + this.busyTimeoutMs;
+      const deadline = Date.now() + this.options.busyTimeoutMs;
       for (let attempt = 0; ; attempt++) {
         try {
           connection.exec('BEGIN IMMEDIATE');
@@ -254,7 +419,7 @@ export class LiveDb {
    */
   async writeSeq(ifDataVersion?: number): Promise<boolean> {
     const writer = this.checkpointer;
-    await this.beginImmediate(writer, this.busyTimeoutMs);
+    await this.beginImmediate(writer, this.options.busyTimeoutMs);
     this.ownWalChangeCount++;
     try {
       if (ifDataVersion !== undefined && this.dataVersion() !== ifDataVersion) {
@@ -271,12 +436,27 @@ export class LiveDb {
     }
   }
 
-  /** Closes the pin last: as a read-only connection it cannot checkpoint and delete the WAL on close. */
+  /**
+   * Closes the connections; the descriptor held on the file too when the
+   * file is no longer at the path (it would keep a deleted file's space):
+   * one still there may hold an embedding app's locks, and walsync opened
+   * again takes it up.
+   */
   close(): void {
+    if (!this.checkpointerConnection) return;
+    const atPath = identityAt(this.dbPath);
+    const stillThere = atPath !== undefined && sameFile(atPath, this.identity);
+    this.closeConnections();
+    if (!stillThere) releaseDatabaseFile(this.identity);
+  }
+
+  /** Closes the pin last: as a read-only connection it cannot checkpoint and delete the WAL on close. */
+  private closeConnections(): void {
     this.locked = false;
     this.lock?.close();
     this.lock = undefined;
-    this.checkpointer.close();
+    this.checkpointerConnection?.close();
+    this.checkpointerConnection = undefined;
     const pins = [...this.sparePins.splice(0), ...(this.activePin ? [this.activePin] : [])];
     this.activePin = undefined;
     for (const pin of pins) pin.close();

@@ -23,7 +23,7 @@ export async function uploadSnapshot(
   cursor: ShadowCursor,
 ): Promise<SnapshotInfo & { databaseSize: number }> {
   const image = await openDatabaseImage({
-    dbPath: db.dbPath,
+    file: db.file,
     shadowPath: shadowWalPath(metaDir, cursor.generationId, cursor.index),
     end: cursor.end.offset,
     pageSize: cursor.header.pageSize,

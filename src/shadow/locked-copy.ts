@@ -48,7 +48,7 @@ export async function appendCommitted(at: LockedWal, cursor: ShadowCursor): Prom
 }
 
 export async function startNewGeneration(at: LockedWal, header: WalHeader, reason: string): Promise<Copied> {
-  const started = await startGeneration(at.metaDir, at.modes, at.wal, header);
+  const started = await startGeneration(at.metaDir, at.modes, at.wal, header, at.db.file.identity);
   at.log.info('new generation', { db: at.db.dbPath, generation: started.cursor.generationId, reason });
   return { ...started, appendedPaths: [], newGenerationReason: reason };
 }

@@ -6,7 +6,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { makeDirDurable } from '../fsx/durable.js';
 import { shadowWalDirPath, shadowWalPath } from '../layout.js';
 import type { WalHeader } from '../wal/format.js';
-import { newGenerationId, writeGeneration } from './generation.js';
+import type { FileIdentity } from '../db/file-identity.js';
+import { newGenerationId, writeFollowedFile, writeGeneration } from './generation.js';
 import type { ShadowModes } from './permissions.js';
 import type { CopyCount, ShadowCursor } from './shadow-wal.js';
 import { createShadowWal, readLastFrame } from './shadow-wal.js';
@@ -34,9 +35,14 @@ export async function createShadowIndex(
   };
 }
 
-/** A new generation: its first shadow WAL, then the generation file that names it, so the file never names an empty generation. */
-export async function startGeneration(metaDir: string, modes: ShadowModes, wal: FileHandle, header: WalHeader): Promise<StartedShadowWal> {
+/**
+ * A new generation of the database file `file`: its first shadow WAL and the
+ * record of the file, then the generation file that names it, so the file
+ * never names an empty generation.
+ */
+export async function startGeneration(metaDir: string, modes: ShadowModes, wal: FileHandle, header: WalHeader, file: FileIdentity): Promise<StartedShadowWal> {
   const started = await createShadowIndex(metaDir, modes, wal, { generationId: newGenerationId(), index: 0, header });
+  await writeFollowedFile(metaDir, started.cursor.generationId, file, modes.fileMode);
   await writeGeneration(metaDir, started.cursor.generationId, modes.fileMode);
   return started;
 }

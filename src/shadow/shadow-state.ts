@@ -4,12 +4,15 @@
  * process works on a database at a time (src/db/db-lock.ts), so what is read
  * here still holds under the lock. A killed append's torn tail is cut back
  * here; a shadow that cannot be trusted is a reason to start a new
- * generation, returned as data.
+ * generation, returned as data. So is a generation that followed another
+ * database file than the one at the path now (replaced between two runs).
  */
 import fs from 'node:fs/promises';
 import { fileError, isNotFound } from '../errors.js';
 import { generationFilePath, generationsDirPath, shadowWalDirPath, shadowWalPath } from '../layout.js';
-import { listShadowIndexes, readGeneration } from './generation.js';
+import type { FileIdentity } from '../db/file-identity.js';
+import { describeChange, sameFile } from '../db/file-identity.js';
+import { listShadowIndexes, readFollowedFile, readGeneration } from './generation.js';
 import type { ShadowCursor } from './shadow-wal.js';
 import { cutBackShadowWal, damageReason, inspectShadowWal } from './shadow-wal.js';
 
@@ -17,8 +20,12 @@ export type ShadowState =
   | { readonly kind: 'continues'; readonly cursor: ShadowCursor; readonly cutBack?: { readonly file: string; readonly byteCount: number } }
   | { readonly kind: 'new-generation'; readonly reason: string; readonly firstSync?: boolean };
 
-/** `previous` is where this process's last sync left the shadow: trusted, without reading the file, when its size still says so. */
-export async function readShadowState(metaDir: string, previous: ShadowCursor | undefined): Promise<ShadowState> {
+/**
+ * `previous` is where this process's last sync left the shadow: trusted,
+ * without reading the file, when its size still says so. `databaseFile`
+ * is the database file the sync has open.
+ */
+export async function readShadowState(metaDir: string, previous: ShadowCursor | undefined, databaseFile: FileIdentity): Promise<ShadowState> {
   const lookup = await readGeneration(metaDir);
   if (lookup.kind === 'missing') {
     const firstSync = (await listGenerationDirs(metaDir)).length === 0;
@@ -28,6 +35,10 @@ export async function readShadowState(metaDir: string, previous: ShadowCursor | 
     return newGeneration(`generation file ${generationFilePath(metaDir)} is malformed (${JSON.stringify(lookup.content)})`);
   }
   const { generationId } = lookup;
+  if (previous?.generationId !== generationId) {
+    const followed = await readFollowedFile(metaDir, generationId);
+    if (followed && !sameFile(followed, databaseFile)) return newGeneration(`database file replaced at its path (${describeChange(followed, databaseFile)})`);
+  }
   const index = (await listShadowIndexes(metaDir, generationId)).at(-1);
   if (index === undefined) {
     return newGeneration(`shadow WAL of generation ${generationId} is missing (${shadowWalDirPath(metaDir, generationId)})`);

@@ -1,5 +1,6 @@
 /**
- * One sync of the shadow WAL, in the order syncShadow lists: unless nothing
+ * One sync of the shadow WAL, in the order syncShadow lists: follow the file
+ * at the database's path (a new one is a new generation); unless nothing
  * was committed since the last sync, read the shadow's state once, copy the
  * bulk of the new commits without the app's write lock, then under the lock
  * prove the shadow continues the real WAL (or start a new generation and say
@@ -60,6 +61,8 @@ export interface SyncShadowResult {
   readonly byteCount: number;
   /** Set when this sync started a new generation. */
   readonly newGenerationReason?: string;
+  /** Set when this sync found another database file at the path and opened it (its reason is newGenerationReason). */
+  readonly fileReplaced?: true;
   readonly checkpoint?: { readonly mode: string; readonly restarted: boolean };
   readonly cutBackByteCount: number;
   readonly removedTmpCount: number;
@@ -73,10 +76,14 @@ export interface SyncShadowResult {
 }
 
 export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promise<SyncShadowResult> {
+  // 0. The file at the path is the one the connections have open, or a new one, opened now.
+  const followed = db.followPath();
+  if (followed?.justNow) options.log.warn('database replaced', { db: db.dbPath, generation: options.previous?.cursor.generationId, reason: followed.reason });
+  const replaced = followed?.reason;
   // 1. Nothing committed since the last sync: nothing to read.
-  if (options.previous && nothingCommittedSince(db, options.previous, options.policy, now(options))) return nothingNew(db, options.previous);
+  if (!replaced && options.previous && nothingCommittedSince(db, options.previous, options.policy, now(options))) return nothingNew(db, options.previous);
   // 2. The shadow's state, read once.
-  const start = await readShadowOnce(db, options);
+  const start = await readShadowOnce(db, options, replaced);
   // 3. The bulk of the new commits, copied without the lock.
   const unlocked = await copyBulkWithoutLock(db, start, options);
   try {
@@ -85,7 +92,10 @@ export async function syncShadow(db: LiveDb, options: SyncShadowOptions): Promis
     try {
       const locked = await syncUnderLock(db, wal, header, unlocked, start.modes, options);
       // 5. After the lock: fsync what was copied, then the next shadow index.
-      return await finishAfterLock(db, wal, start, unlocked.count, locked, options);
+      const result = await finishAfterLock(db, wal, start, unlocked.count, locked, options);
+      if (!replaced) return result;
+      db.followedNewFile();
+      return { ...result, fileReplaced: true };
     } finally {
       await wal.close();
     }
@@ -121,14 +131,15 @@ interface SyncStart {
   readonly removedTmpCount: number;
 }
 
-async function readShadowOnce(db: LiveDb, options: SyncShadowOptions): Promise<SyncStart> {
+/** `replaced`: why the shadow cannot go on, as followPath said. */
+async function readShadowOnce(db: LiveDb, options: SyncShadowOptions, replaced: string | undefined): Promise<SyncStart> {
   const { metaDir, previous, log } = options;
   const modes = await readShadowModes(db.dbPath);
   await prepareMetaDir(metaDir, modes);
   // Debris only comes from a killed process, so the first sync of each process clears it;
   // later ones must not, or they would race this process's own temp files.
   const removedTmpCount = previous ? 0 : await removeTmpFiles(metaDir);
-  const shadow = await readShadowState(metaDir, previous?.cursor);
+  const shadow: ShadowState = replaced ? { kind: 'new-generation', reason: replaced } : await readShadowState(metaDir, previous?.cursor, db.file.identity);
   if (shadow.kind === 'new-generation' && shadow.firstSync) {
     const promotion = await takePromotion(db.dbPath);
     return { modes, shadow: promotion ? { ...shadow, reason: promotion } : shadow, removedTmpCount };

@@ -9,7 +9,6 @@
  * (two processes doing this write the same bytes). Anything unexpected is
  * left for the locked sync to decide.
  */
-import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
 import { frameCountAt } from '../wal/format.js';
@@ -33,7 +32,7 @@ export async function copyWithoutLock(
 ): Promise<{ cursor: ShadowCursor; count: CopyCount }> {
   const nothing = { cursor, count: NOTHING_COPIED };
   if (!db.isWalPinned) return nothing;
-  const wal = await fs.open(db.walPath, 'r');
+  const wal = await db.openWal();
   try {
     const head = await readWalFileHeader(wal);
     if (head.kind !== 'ok' || !sameWalHeader(head.header, cursor.header) || !(await hasFrameAfter(wal, cursor.header, cursor.end))) return nothing;

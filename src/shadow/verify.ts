@@ -93,7 +93,7 @@ function result(
 async function compareWithRealWal(db: LiveDb, file: string): Promise<Inconsistency[]> {
   await db.lockWrites();
   try {
-    const [shadow, wal] = await Promise.all([fs.open(file, 'r'), openIfExists(db.walPath)]);
+    const [shadow, wal] = await Promise.all([fs.open(file, 'r'), openWalIfExists(db)]);
     try {
       if (!wal) return [{ file, offset: 0, message: `no longer matches the real WAL: ${db.walPath} does not exist` }];
       const [shadowHead, walHead] = await Promise.all([readWalFileHeader(shadow), readWalFileHeader(wal)]);
@@ -131,9 +131,9 @@ async function firstDifference(a: fs.FileHandle, b: fs.FileHandle, length: numbe
   return undefined;
 }
 
-async function openIfExists(filePath: string): Promise<fs.FileHandle | undefined> {
+async function openWalIfExists(db: LiveDb): Promise<fs.FileHandle | undefined> {
   try {
-    return await fs.open(filePath, 'r');
+    return await db.openWal();
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;

@@ -2,7 +2,6 @@
  * Taking and giving back the app's write lock around a sync, and moving the
  * pin while it is held.
  */
-import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
 import { WalsyncError } from '../errors.js';
@@ -27,7 +26,7 @@ export async function lockWithWalHeader(db: LiveDb): Promise<{ wal: FileHandle; 
     await db.lockWrites();
     let wal: FileHandle | undefined;
     try {
-      wal = await fs.open(db.walPath, 'r');
+      wal = await db.openWal();
       const locked = await readWalFileHeader(wal);
       if (locked.kind === 'ok') return { wal, header: locked.header };
     } catch (error) {

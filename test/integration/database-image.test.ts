@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { DatabaseFile } from '../../src/db/database-file.js';
 import { openDatabaseImage } from '../../src/db/database-image.js';
+import { identityAt } from '../../src/db/file-identity.js';
 import { startAppInTempDir } from '../helpers/app.js';
 import { dumpTables } from '../helpers/shadow.js';
 
@@ -15,6 +17,10 @@ async function imageBytes(source: Parameters<typeof openDatabaseImage>[0]): Prom
   const parts: Buffer[] = [];
   for await (const chunk of image.chunks) parts.push(Buffer.from(chunk));
   return Buffer.concat(parts);
+}
+
+function fileAt(dbPath: string): DatabaseFile {
+  return { dbPath, identity: identityAt(dbPath)! };
 }
 
 describe('database image', () => {
@@ -33,7 +39,7 @@ describe('database image', () => {
     const end = (await fs.stat(walCopy)).size;
 
     const out = path.join(dir, 'image.db');
-    await fs.writeFile(out, await imageBytes({ dbPath: fileCopy, shadowPath: walCopy, end, pageSize }));
+    await fs.writeFile(out, await imageBytes({ file: fileAt(fileCopy), shadowPath: walCopy, end, pageSize }));
     assert.deepEqual(dumpTables(out), dumpTables(dbPath));
 
     // A WAL of one small insert holds a few pages; a file cut to two pages lacks the rest.
@@ -45,7 +51,7 @@ describe('database image', () => {
     await fs.copyFile(dbPath, short);
     await fs.truncate(short, 2 * pageSize);
     const smallEnd = (await fs.stat(smallWal)).size;
-    await assert.rejects(imageBytes({ dbPath: short, shadowPath: smallWal, end: smallEnd, pageSize }), (error: Error & { code?: string }) => {
+    await assert.rejects(imageBytes({ file: fileAt(short), shadowPath: smallWal, end: smallEnd, pageSize }), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'IO');
       assert.match(error.message, /short\.db: database file ends at page 2 and the WAL does not hold the pages after it$/);
       return true;
