@@ -223,7 +223,7 @@ function syncSleepUntil(run: DbRun, replica: string, now: number, failures: numb
 function recordRequests(run: DbRun, replica: string, client: ReplicaClient): void {
   const counts = client.requests.snapshot();
   run.status.recordRequests(replica, counts);
-  run.shared.metrics?.observeRequests(run.ctx.db.dbPath, replica, counts);
+  run.shared.metrics?.observeRequests(run.ctx.db.dbPath, replica, client.requests);
 }
 
 function summarize(result: unknown): { frames: number; bytes: number } | undefined {

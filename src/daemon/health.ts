@@ -111,13 +111,14 @@ export class HealthBook {
   }
 
   /**
-   * The database file is missing since `at`. `alarm`: the report is
-   * unhealthy meanwhile (a listed database; a followed one is let go of).
+   * The database file is missing since `at` (or since a window already
+   * open). `alarm`: the report is unhealthy meanwhile (a listed database;
+   * not a followed one, which is let go of).
    */
   databaseMissing(db: string, at: number, alarm: boolean): void {
     const window = this.missingWindows.get(db);
-    if (window && window.to === undefined) return;
-    this.missingWindows.set(db, { from: at, alarm });
+    if (window && window.to === undefined) window.alarm = alarm;
+    else this.missingWindows.set(db, { from: at, alarm });
   }
 
   /** A sync of a file at the path succeeded: the missing window, if one is open, closes. */

@@ -13,7 +13,7 @@ import type { SyncJobResult } from '../replication/sync-to-replicas.js';
 import { WalsyncError, messageOf } from '../errors.js';
 import type { HealthReport } from './health.js';
 import { walPathFor } from '../layout.js';
-import type { RequestCounts } from '../replica/request-counter.js';
+import type { RequestCounter, RequestCounts } from '../replica/request-counter.js';
 import { REQUEST_OPERATIONS } from '../replica/request-counter.js';
 
 export class Metrics {
@@ -34,8 +34,12 @@ export class Metrics {
   private readonly jobRuns = this.counter('walsync_job_runs_total', 'Job runs', ['db', 'job', 'replica', 'outcome']);
   private readonly replicaRequests = this.counter('walsync_replica_requests_total', 'Requests made to the replica (retries included)', ['db', 'replica', 'operation']);
   private readonly replicaTransfer = this.counter('walsync_replica_transfer_bytes_total', 'Bytes sent to and received from the replica', ['db', 'replica', 'direction']);
-  /** The counts last reported per (db, replica): prom-client counters take increments. */
-  private readonly reportedRequests = new Map<string, RequestCounts>();
+  /**
+   * The counts last reported, per replica client: prom-client counters take
+   * increments, and a client opened again (a reload, a tenant made again at
+   * its path) counts from zero.
+   */
+  private readonly reportedRequests = new WeakMap<RequestCounter, RequestCounts>();
   /** The running runner's health, read at each scrape so the lag is as of the scrape. */
   private health: (() => HealthReport) | undefined;
 
@@ -106,14 +110,14 @@ export class Metrics {
     return this.perDb ? dbPath : '*';
   }
 
-  observeRequests(dbPath: string, replica: string, counts: RequestCounts): void {
+  observeRequests(dbPath: string, replica: string, requests: RequestCounter): void {
     const db = this.dbLabel(dbPath);
-    const key = JSON.stringify([dbPath, replica]);
-    const last = this.reportedRequests.get(key);
+    const counts = requests.snapshot();
+    const last = this.reportedRequests.get(requests);
     for (const operation of REQUEST_OPERATIONS) this.replicaRequests.inc({ db, replica, operation }, counts[operation] - (last?.[operation] ?? 0));
     this.replicaTransfer.inc({ db, replica, direction: 'up' }, counts.uploadedSize - (last?.uploadedSize ?? 0));
     this.replicaTransfer.inc({ db, replica, direction: 'down' }, counts.downloadedSize - (last?.downloadedSize ?? 0));
-    this.reportedRequests.set(key, counts);
+    this.reportedRequests.set(requests, counts);
   }
 
   observeJob(dbPath: string, job: string, replica: string, ok: boolean): void {
