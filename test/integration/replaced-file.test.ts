@@ -99,14 +99,20 @@ async function replace(t: TestContext, way: Way, dir: string, dbPath: string, wh
 }
 
 /** Each way in turn under one running walsync: the replica follows each new file, and says so. */
-async function replaceEachWay(t: TestContext, run: Daemon, port: number, dir: string, dbPath: string, replica: string, replacedCount?: number): Promise<void> {
+/** A `path:` entry alarms while its file is missing (and counts each replacement in `replacedCount`); a `dir:` tenant is let go of. */
+interface Entry {
+  readonly kind: 'path' | 'dir';
+  readonly replacedCount?: number;
+}
+
+async function replaceEachWay(t: TestContext, run: Daemon, port: number, dir: string, dbPath: string, replica: string, entry: Entry): Promise<void> {
   let app = await startApp({ dbPath });
   await app.insert(2000, { size: 300, perTx: 100 });
   await waitFor('the first file in the replica', () => restoresTo(dir, replica, dbPath), 20_000);
   for (const [i, way] of WAYS.entries()) {
     await app.close();
     const replaced = await replace(t, way, dir, dbPath, async () => {
-      if (!dir.includes('dir-entry')) {
+      if (entry.kind === 'path') {
         await waitFor(`${way}: /healthz to say the database is missing`, async () => (await healthz(port)).status === 503, 5000);
         assert.deepEqual((await healthz(port)).body.missing, [`${dbPath}: database missing`]);
       }
@@ -125,9 +131,9 @@ async function replaceEachWay(t: TestContext, run: Daemon, port: number, dir: st
     }
   }
   await app.close();
-  if (replacedCount !== undefined) {
+  if (entry.replacedCount !== undefined) {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, new RegExp(`^walsync_database_replaced_total\\{db="${dbPath}"\\} ${replacedCount}$`, 'm'));
+    assert.match(metrics, new RegExp(`^walsync_database_replaced_total\\{db="${dbPath}"\\} ${entry.replacedCount}$`, 'm'));
   }
   const stopped = await signalAndWait(run.child, run.done);
   assert.equal(stopped.code, 0, stopped.stderr);
@@ -140,6 +146,20 @@ function replicaConfig(replica: string): string[] {
   return ['    replicas:', '      - name: backup', `        path: ${replica}`, `        sync-interval: ${SYNC_INTERVAL_MS}ms`, '        snapshot-interval: 1h'];
 }
 
+/** `walsync run` over a watched `dir:` entry holding one tenant, `acme.db`, made with `rows` rows of `size` bytes. */
+async function startTenantRun(t: TestContext, rows: number, size: number, head: string[] = []): Promise<{ dir: string; dbPath: string; replica: string; run: Daemon }> {
+  const dir = tempDir(t);
+  const tenants = path.join(dir, 'tenants');
+  const replicas = path.join(dir, 'replicas');
+  await fs.mkdir(tenants, { recursive: true });
+  const dbPath = path.join(tenants, 'acme.db');
+  await makeDatabase(dbPath, rows, size);
+  const config = [...head, 'dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    watch: true', ...replicaConfig(replicas)].join('\n');
+  const run = await startRun(dir, `${config}\n`);
+  t.after(() => run.child.kill('SIGKILL'));
+  return { dir, dbPath, replica: path.join(replicas, 'acme.db'), run };
+}
+
 describe('a database file replaced at its path', () => {
   it('under walsync run with a path: entry, each way: the replica follows the new file, a new generation says why, /healthz reports the missing window', async (t) => {
     const dir = tempDir(t);
@@ -150,24 +170,16 @@ describe('a database file replaced at its path', () => {
     const config = [`addr: 127.0.0.1:${port}`, 'dbs:', `  - path: ${dbPath}`, ...replicaConfig(replica)].join('\n');
     const run = await startRun(dir, `${config}\n`);
     t.after(() => run.child.kill('SIGKILL'));
-    await replaceEachWay(t, run, port, dir, dbPath, replica, WAYS.length);
+    await replaceEachWay(t, run, port, dir, dbPath, replica, { kind: 'path', replacedCount: WAYS.length });
     // The file deleted and made again at once may or may not be seen missing in between.
     const missingLines = run.stderr().split('\n').filter((line) => / ERROR database missing /.test(line)).length;
     assert.ok(missingLines >= 1 && missingLines <= 2, `one ERROR line each time the file went missing (${missingLines})`);
   });
 
   it('under walsync run with a watched dir: entry, each way, the same', async (t) => {
-    const dir = path.join(tempDir(t), 'dir-entry');
-    const tenants = path.join(dir, 'tenants');
-    const replicas = path.join(dir, 'replicas');
-    await fs.mkdir(tenants, { recursive: true });
-    const dbPath = path.join(tenants, 'acme.db');
-    await makeDatabase(dbPath, 1);
     const port = await freePort();
-    const config = [`addr: 127.0.0.1:${port}`, 'dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    watch: true', ...replicaConfig(replicas)].join('\n');
-    const run = await startRun(dir, `${config}\n`);
-    t.after(() => run.child.kill('SIGKILL'));
-    await replaceEachWay(t, run, port, dir, dbPath, path.join(replicas, 'acme.db'));
+    const { dir, dbPath, replica, run } = await startTenantRun(t, 1, 300, [`addr: 127.0.0.1:${port}`]);
+    await replaceEachWay(t, run, port, dir, dbPath, replica, { kind: 'dir' });
   });
 
   it('between two sync --once runs: renamed over, or deleted and made again, the next run starts a new generation that says why', async (t) => {
@@ -198,16 +210,7 @@ describe('a database file replaced at its path', () => {
   });
 
   it("a tenant deleted and made again, smaller: its first snapshot is the new file's bytes, not a page of the old one", async (t) => {
-    const dir = path.join(tempDir(t), 'dir-entry');
-    const tenants = path.join(dir, 'tenants');
-    const replicas = path.join(dir, 'replicas');
-    await fs.mkdir(tenants, { recursive: true });
-    const dbPath = path.join(tenants, 'acme.db');
-    await makeDatabase(dbPath, 3000, 500);
-    const config = ['dbs:', `  - dir: ${tenants}`, '    pattern: "*.db"', '    watch: true', ...replicaConfig(replicas)].join('\n');
-    const run = await startRun(dir, `${config}\n`);
-    t.after(() => run.child.kill('SIGKILL'));
-    const replica = path.join(replicas, 'acme.db');
+    const { dir, dbPath, replica, run } = await startTenantRun(t, 3000, 500);
     await waitFor('the first file in the replica', () => restoresTo(dir, replica, dbPath), 20_000);
 
     await removeDatabase(dbPath);
