@@ -131,6 +131,11 @@ function processIo(json: boolean, debug: boolean): CliIo {
   };
 }
 
+// A reader that stopped reading (`walsync status | head -3`) is the end of the command, as for git log: quietly, exit 0.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 const code = await main(hideBin(process.argv));
 process.exitCode = code;
 // A job past the shutdown limit must not keep the process alive; output already written still drains.

@@ -11,7 +11,8 @@
 import type { DbConfig, Schedule } from '../config/config.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../config/defaults.js';
 import { WalsyncError, codeOf, messageOf } from '../errors.js';
-import type { JobContext } from '../job/context.js';
+import { Cron } from 'croner';
+import type { JobContext, ReplicaTarget } from '../job/context.js';
 import { openJobContext } from '../job/context.js';
 import type { JobName, JobRegistry, JobResults, Verification } from '../job/registry.js';
 import type { Logger } from '../log.js';
@@ -92,12 +93,40 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     const client = replica ? ctx.replicas[i]!.client : undefined;
     schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => jobs.sync.run(only), client);
     if (!replica) return;
-    schedule(run, log, 'snapshot', label, replica.snapshotInterval, () => jobs.snapshot.run(only), client);
+    let snapshotRan = false;
+    const snapshotWork = () => {
+      const atStart = !snapshotRan;
+      snapshotRan = true;
+      return atStart && snapshotIsFresh(run, only.replicas[0]!, replica.snapshotInterval) ? Promise.resolve(noSnapshot(run)) : jobs.snapshot.run(only);
+    };
+    schedule(run, log, 'snapshot', label, replica.snapshotInterval, snapshotWork, client);
     schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => jobs.retention.run(only), client);
     if (replica.verifyInterval) schedule(run, log, 'verify', label, replica.verifyInterval, () => jobs.verify.run(only).then((result) => consistentOrThrow(ctx.db.dbPath, result)), client);
   });
   log.info('runner started', { db: ctx.db.dbPath, jobs: run.tasks.length });
   return run;
+}
+
+/**
+ * Whether the snapshot job's run at start has nothing to do: the replica's
+ * newest snapshot of the current generation is younger than the schedule's
+ * period, because the first sync just wrote it (a replica without one) or
+ * an earlier run did. A start or a reload then uploads no second snapshot.
+ */
+function snapshotIsFresh(run: DbRun, target: ReplicaTarget, when: Schedule): boolean {
+  const newest = target.memory.newestSnapshot;
+  if (!newest || newest.generationId !== run.ctx.state.shadow?.cursor.generationId) return false;
+  return Date.now() - newest.at < schedulePeriodMs(when);
+}
+
+function schedulePeriodMs(when: Schedule): number {
+  if (when.kind === 'interval') return when.ms;
+  const [next, after] = new Cron(when.pattern, { paused: true }).nextRuns(2);
+  return next && after ? after.getTime() - next.getTime() : 0;
+}
+
+function noSnapshot(run: DbRun): JobResults['snapshot'] {
+  return { generationId: run.ctx.state.shadow!.cursor.generationId, snapshots: [] };
 }
 
 /** A scheduled verify that finds an inconsistency is a failed job: logged, counted, and late on /healthz's status. */

@@ -75,7 +75,11 @@ export interface OpenJobContextOptions {
 export async function openJobContext(dbPath: string, options: OpenJobContextOptions): Promise<JobContext> {
   const absolutePath = path.resolve(dbPath);
   const metaDir = options.metaDir ? path.resolve(options.metaDir) : defaultMetaDir(absolutePath);
-  // The database first: SQLite says whether the file is one before anything is made beside it.
+  // The replicas first, which only parse their URLs and settings: a malformed one (`s3:/bucket`) is refused
+  // before anything is opened or made beside the database. Then the database, whose file SQLite judges
+  // before the shadow is made beside it.
+  const replicaModes = options.replicas?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
+  const replicas: ReplicaTarget[] = (options.replicas ?? []).map((spec) => ({ client: openReplica(spec.location, replicaModes, process.env, spec.age), memory: {} }));
   const db = await LiveDb.open(absolutePath, {
     busyTimeoutMs: options.busyTimeoutMs,
     switchToWal: options.switchToWal,
@@ -92,14 +96,6 @@ export async function openJobContext(dbPath: string, options: OpenJobContextOpti
     db.close();
     await lock.release();
   };
-  let replicas: ReplicaTarget[];
-  try {
-    const replicaModes = options.replicas?.length ? await readShadowModes(absolutePath).catch(() => undefined) : undefined;
-    replicas = (options.replicas ?? []).map((spec) => ({ client: openReplica(spec.location, replicaModes, process.env, spec.age), memory: {} }));
-  } catch (error) {
-    await close();
-    throw error;
-  }
   return {
     db,
     metaDir,

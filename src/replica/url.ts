@@ -33,9 +33,18 @@ export function openReplica(location: ReplicaLocation, options?: FileReplicaOpti
   return age ? new AgeReplicaClient(client, age) : client;
 }
 
+/**
+ * Text that starts like a URL (`scheme:`), or like one that lost its colon
+ * (`s3//bucket`): never taken for a directory path, where a one-slash typo
+ * of `s3://` would back up to the local disk without a word.
+ */
+const LOOKS_LIKE_URL = /^([a-z][a-z0-9+.-]*:|(s3|sftp|file)\/\/)/i;
+
+const URL_FORMS = 'use file:///absolute/dir, s3://bucket/prefix, sftp://user@host/path or a directory path';
+
 /** The directory of a file replica named by `url` (a path or file:// URL); undefined for a remote one. */
 export function localReplicaDir(url: string): string | undefined {
-  if (isS3Url(url) || isSftpUrl(url) || (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('file:'))) return undefined;
+  if (!url.startsWith('file:') && LOOKS_LIKE_URL.test(url)) return undefined;
   try {
     return url.startsWith('file:') ? fileURLToPath(url) : path.resolve(url);
   } catch {
@@ -59,8 +68,8 @@ function openStore(location: ReplicaLocation, options: FileReplicaOptions | unde
     }
     return new FileReplicaClient(root, options);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme (use file:///absolute/dir, s3://bucket/prefix, sftp://user@host/path or a directory path)`);
-  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme !== undefined) throw new WalsyncError('USAGE', `${url}: unsupported replica URL scheme ${scheme}: (${URL_FORMS})`);
+  if (LOOKS_LIKE_URL.test(url)) throw new WalsyncError('USAGE', `${url}: not a well-formed replica URL (${URL_FORMS}; a directory path cannot start like a URL: write ./${url})`);
   return new FileReplicaClient(path.resolve(url), options);
 }

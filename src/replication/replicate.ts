@@ -24,6 +24,8 @@ import { uploadSnapshot } from './snapshot.js';
 export interface ReplicaMemory {
   /** Set only after a run that left the replica with a snapshot and every segment up to here. */
   position?: Pos;
+  /** When the replica's newest snapshot of that generation was written, as its listing or this process's upload said. */
+  newestSnapshot?: { readonly generationId: string; readonly at: number };
 }
 
 export interface ReplicateResult {
@@ -68,6 +70,8 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
       const { snapshots, walSegments } = await client.listGeneration(generationId);
       position = await positionAfter(client, generationId, walSegments);
       needsSnapshot ||= snapshots.length === 0;
+      const newestAt = Math.max(...snapshots.map((snapshot) => snapshot.createdAt.getTime()));
+      memory.newestSnapshot = snapshots.length > 0 ? { generationId, at: newestAt } : undefined;
       position ??= { generationId, index: snapshots[0]?.index ?? cursor.index, offset: 0 };
     }
     let shipped = await shipSegments(ctx, position!);
@@ -87,6 +91,7 @@ export async function replicate(ctx: ReplicateContext): Promise<ReplicateResult>
     }
     const snapshot = needsSnapshot ? await uploadSnapshot(ctx.db, client, ctx.metaDir, cursor) : undefined;
     if (snapshot) {
+      memory.newestSnapshot = { generationId, at: snapshot.createdAt.getTime() };
       ctx.log.info('snapshot', {
         db: ctx.db.dbPath,
         generation: generationId,

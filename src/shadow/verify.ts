@@ -2,7 +2,11 @@
  * The shadow consistency check CI runs: every shadow WAL of the current
  * generation is whole (valid header, unbroken checksum chain, ends on a
  * commit), the indexes follow each other without gaps, and the current one
- * is a byte-for-byte prefix of the real WAL.
+ * is a byte-for-byte prefix of the real WAL. A real WAL that has moved on
+ * since the last sync (deleted by the app's last close, truncated or
+ * restarted by a checkpoint) is not damage: the shadow is whole, and the next
+ * sync goes on from it (a new index, or a new generation that says why).
+ * That is reported as `behind`, not as a problem.
  */
 import fs from 'node:fs/promises';
 import type { LiveDb } from '../db/live-db.js';
@@ -28,6 +32,8 @@ export interface ShadowVerification {
   readonly lastIndex?: number;
   readonly byteCount: number;
   readonly problems: Inconsistency[];
+  /** Set when the real WAL has moved on from the current shadow WAL since the last sync: why. */
+  readonly behind?: string;
 }
 
 const COMPARE_CHUNK_SIZE = 4 * 1024 * 1024;
@@ -75,8 +81,9 @@ export async function verifyShadow(db: LiveDb, metaDir: string): Promise<ShadowV
     previous = { index, header: inspection.header };
   }
   const last = indexes[indexes.length - 1]!;
-  problems.push(...(await compareWithRealWal(db, shadowWalPath(metaDir, generationId, last))));
-  return result(db, generationId, indexes, byteCount, problems);
+  const compared = await compareWithRealWal(db, shadowWalPath(metaDir, generationId, last));
+  problems.push(...compared.problems);
+  return { ...result(db, generationId, indexes, byteCount, problems), ...(compared.behind === undefined ? {} : { behind: compared.behind }) };
 }
 
 function result(
@@ -89,26 +96,29 @@ function result(
   return { dbPath: db.dbPath, generationId, firstIndex: indexes[0], lastIndex: indexes[indexes.length - 1], byteCount, problems };
 }
 
-/** The current shadow must be a prefix of the real WAL; compared under the write lock so the WAL holds still. */
-async function compareWithRealWal(db: LiveDb, file: string): Promise<Inconsistency[]> {
+/**
+ * The current shadow must be a prefix of the real WAL of the same cycle;
+ * compared under the write lock so the WAL holds still.
+ */
+async function compareWithRealWal(db: LiveDb, file: string): Promise<{ problems: Inconsistency[]; behind?: string }> {
   await db.lockWrites();
   try {
     const [shadow, wal] = await Promise.all([fs.open(file, 'r'), openWalIfExists(db)]);
     try {
-      if (!wal) return [{ file, offset: 0, message: `no longer matches the real WAL: ${db.walPath} does not exist` }];
+      const moved = `the real WAL ${db.walPath} has moved on since the last sync`;
+      const next = 'the shadow is whole; the next sync goes on from it';
+      if (!wal) return { problems: [], behind: `${moved} (deleted, as SQLite does at the last connection's close); ${next}` };
       const [shadowHead, walHead] = await Promise.all([readWalFileHeader(shadow), readWalFileHeader(wal)]);
-      if (shadowHead.kind !== 'ok') return [];
-      if (walHead.kind !== 'ok') {
-        return [{ file, offset: 0, message: `no longer matches the real WAL: ${db.walPath} has no valid header` }];
-      }
+      if (shadowHead.kind !== 'ok') return { problems: [] };
+      if (walHead.kind !== 'ok') return { problems: [], behind: `${moved} (empty: checkpointed and truncated, or deleted at the last close and made again); ${next}` };
       if (!sameWalHeader(shadowHead.header, walHead.header)) {
-        return [{ file, offset: 0, message: `no longer matches the real WAL ${db.walPath}: ${describeHeaderChange(shadowHead.header, walHead.header)}` }];
+        return { problems: [], behind: `${moved} (restarted: ${describeHeaderChange(shadowHead.header, walHead.header)}); ${next}` };
       }
       if (walHead.fileSize < shadowHead.fileSize) {
-        return [{ file, offset: walHead.fileSize, message: `longer than the real WAL ${db.walPath} (${shadowHead.fileSize} > ${walHead.fileSize} bytes)` }];
+        return { problems: [{ file, offset: walHead.fileSize, message: `longer than the real WAL ${db.walPath} (${shadowHead.fileSize} > ${walHead.fileSize} bytes)` }] };
       }
       const differsAt = await firstDifference(shadow, wal, shadowHead.fileSize);
-      return differsAt === undefined ? [] : [{ file, offset: differsAt, message: `differs from the real WAL ${db.walPath}` }];
+      return { problems: differsAt === undefined ? [] : [{ file, offset: differsAt, message: `differs from the real WAL ${db.walPath}` }] };
     } finally {
       await shadow.close();
       await wal?.close();

@@ -35,6 +35,16 @@ describe('bad input', () => {
     await expectRefusal(dir, ['verify', 'missing.db'], 2, /^walsync: DB_NOT_FOUND: .*missing\.db/);
   });
 
+  it('a replica that starts like a URL and is not one (s3:/bucket, s3//bucket): exit 2, one line, nothing backed up locally', async (t) => {
+    const { dir, dbPath, app } = await startAppInTempDir(t);
+    await app.insert(5);
+    await app.close();
+    for (const typo of ['s3:/bucket/app', 's3//bucket/app', 'sftp:/host/backups', 'gs://bucket/app']) {
+      await expectRefusal(dir, ['sync', '--once', dbPath, typo], 2, new RegExp(`^walsync: USAGE: ${typo.replaceAll('.', '\\.')}: (not a well-formed replica URL|unsupported replica URL scheme)`));
+    }
+    await expectRefusal(dir, ['restore', '-o', path.join(dir, 'out.db'), 's3:/bucket/app'], 2, /^walsync: USAGE: s3:\/bucket\/app: not a well-formed replica URL/);
+  });
+
   it('a directory: exit 2, one line naming the path', async (t) => {
     const dir = tempDir(t);
     await fs.mkdir(path.join(dir, 'data.db'));

@@ -83,6 +83,23 @@ async function restoreEquals(dir: string, server: S3Server, prefix: string, dbPa
 }
 
 describe('walsync run with an S3 replica', () => {
+  it('a start uploads the first snapshot once, and a restart with a snapshot younger than snapshot-interval uploads none', async (t) => {
+    const server = await startS3Server((stop) => t.after(stop));
+    const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });
+    await app.insert(50, { size: 500 });
+    const snapshotPuts = () => server.requests.filter((request) => request.method === 'PUT' && /\/snapshots\//.test(request.url)).length;
+    for (const start of ['first start', 'restart']) {
+      const daemon = await startRun(dir, dbPath, server, 'start/app');
+      // The snapshot job's first run comes after the first sync's, in the database's queue.
+      await waitFor(`${start}: the snapshot job's first run`, async () => /INFO job done .*job=snapshot replica=s3/.test(daemon.stderr()));
+      daemon.child.kill('SIGTERM');
+      const stopped = await daemon.done;
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(snapshotPuts(), 1, `${start}: snapshot uploads on s3rver's request log`);
+    }
+    await restoreEquals(dir, server, 'start/app', dbPath);
+  });
+
   it('an idle database makes zero S3 requests for 60 s at a 1 s sync interval once the replica is up to date', async (t) => {
     const server = await startS3Server((stop) => t.after(stop));
     const { dir, dbPath, app } = await startAppInTempDir(t, { autocheckpoint: 0 });

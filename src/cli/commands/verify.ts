@@ -46,6 +46,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo, jobs: JobRegist
     for (const r of unrestorable) lines.push(`${r.replica}: does not restore to ${formatPos(r.position)}: ${r.restoreError}`);
     if (consistent) {
       io.stdout(verifyLines(shadow)[0]!);
+      if (shadow.behind !== undefined) io.stdout(`behind: ${shadow.behind}`);
       for (const r of replicas) io.stdout(`restores: ${r.replica} at ${formatPos(r.position)} equals ${ctx.db.dbPath}`);
     }
     for (const line of lines) io.stderr(line);
