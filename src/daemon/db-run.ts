@@ -51,11 +51,13 @@ export interface DbRun {
   unwatchWal: () => void;
   /** Since when the database file is missing, as a job last found it. */
   missingSince?: number;
+  /** A database a watched `dir:` entry found: one that goes missing is let go of, not an alarm. */
+  readonly followed: boolean;
 }
 
 const MAX_BACKOFF_MS = 60_000;
 
-export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
+export async function startDb(shared: Shared, db: DbConfig, options: { followed?: boolean } = {}): Promise<DbRun> {
   const { jobs, log, health, walChanges } = shared;
   const ctx = await openJobContext(db.path, {
     metaDir: db.metaPath,
@@ -77,6 +79,7 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     walChangeCount: 0,
     walWatched: false,
     unwatchWal: () => undefined,
+    followed: options.followed ?? false,
   };
   const watch = walChanges.watch(ctx.db.dbPath, () => {
     run.walChangeCount++;
@@ -94,10 +97,14 @@ export async function startDb(shared: Shared, db: DbConfig): Promise<DbRun> {
     schedule(run, log, 'sync', label, replica?.syncInterval ?? DEFAULT_SYNC_SCHEDULE, () => jobs.sync.run(only), client);
     if (!replica) return;
     let snapshotRan = false;
-    const snapshotWork = () => {
-      const atStart = !snapshotRan;
-      snapshotRan = true;
-      return atStart && snapshotIsFresh(run, only.replicas[0]!, replica.snapshotInterval) ? Promise.resolve(noSnapshot(run)) : jobs.snapshot.run(only);
+    const snapshotWork = async () => {
+      if (!snapshotRan) {
+        snapshotRan = true;
+        // This replica's own sync may not have run yet: it learns what snapshots the replica holds (and writes the first one).
+        if (!only.replicas[0]!.memory.newestSnapshot) await jobs.sync.run(only);
+        if (snapshotIsFresh(run, only.replicas[0]!, replica.snapshotInterval)) return noSnapshot(run);
+      }
+      return jobs.snapshot.run(only);
     };
     schedule(run, log, 'snapshot', label, replica.snapshotInterval, snapshotWork, client);
     schedule(run, log, 'retention', label, replica.retentionCheckInterval, () => jobs.retention.run(only), client);
@@ -192,8 +199,8 @@ function schedule<Name extends JobName>(
         if (!missing) log.error('job failed', { ...fields, failures, retryInMs: retryAt - Date.now(), code: codeOf(error), error: messageOf(error) });
         else if (run.missingSince === undefined) {
           run.missingSince = Date.now();
-          run.shared.health.databaseMissing(run.ctx.db.dbPath, run.missingSince, true);
-          log.error('database missing', { ...fields, generation: run.ctx.state.shadow?.cursor.generationId, code: codeOf(error), error: messageOf(error) });
+          run.shared.health.databaseMissing(run.ctx.db.dbPath, run.missingSince, !run.followed);
+          log[run.followed ? 'info' : 'error']('database missing', { ...fields, generation: run.ctx.state.shadow?.cursor.generationId, code: codeOf(error), error: messageOf(error) });
         }
       }
       if (client) recordRequests(run, replica, client);

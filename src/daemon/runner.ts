@@ -31,6 +31,15 @@ export interface Runner {
 export interface LocalRunner extends Runner {
   /** Whether each replica keeps up. */
   readonly health: HealthBook;
+  /**
+   * Applies a reloaded config in place when only its `path:` entries
+   * differ: an entry that is the same keeps its run (connections, position,
+   * schedule, counters), a changed one is stopped after a final sync and
+   * started again, a removed one stopped, a new one started. False, with
+   * nothing changed, when anything else differs or a `dir:` entry is not
+   * watched (the caller restarts the runner).
+   */
+  reload(next: Config): Promise<boolean>;
 }
 
 /** How often a replica's turning late (or back) is looked for, between the syncs that also look. */
@@ -58,10 +67,13 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
   const runs = new Map<string, DbRun>();
   const add = (run: DbRun) => void runs.set(run.ctx.db.dbPath, run);
   const waiting: (() => Promise<void>)[] = [];
-  const listed = new Set(config.dbs.map((db) => db.path));
+  let listed = new Set(config.dbs.map((db) => db.path));
+  const watchedDirs = config.dirs.filter((entry) => entry.watch).map((entry) => entry.dir);
+  const isFollowed = (dbPath: string) => watchedDirs.some((dir) => dbPath.startsWith(dir + path.sep));
+  let current = config;
   const found: FollowedDatabases = {
     isRunning: (dbPath) => runs.has(dbPath),
-    start: (db) => (listed.has(db.path) ? Promise.resolve() : startDiscovered(db, () => startDb(shared, db).then(add), log)),
+    start: (db) => (listed.has(db.path) ? Promise.resolve() : startDiscovered(db, () => startDb(shared, db, { followed: isFollowed(db.path) }).then(add), log)),
     letGo: async (dbPath, reason) => {
       const run = runs.get(dbPath);
       if (!run) return;
@@ -100,6 +112,26 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
   let stopping: Promise<void> | undefined;
   return {
     health,
+    async reload(next) {
+      if (!sameOutsideDbs(current, next)) return false;
+      const before = new Map(current.dbs.map((db) => [db.path, db]));
+      const after = new Map(next.dbs.map((db) => [db.path, db]));
+      const kept = (db: DbConfig) => before.has(db.path) && sameEntry(before.get(db.path)!, db);
+      for (const db of current.dbs) {
+        const run = runs.get(db.path);
+        if (!run || (after.has(db.path) && kept(after.get(db.path)!))) continue;
+        runs.delete(db.path);
+        health.removeDatabase(db.path);
+        await stopDb(run, log, true);
+      }
+      current = next;
+      listed = new Set(next.dbs.map((db) => db.path));
+      for (const db of next.dbs) {
+        if (runs.has(db.path)) continue;
+        await startDb(shared, db).then(add, (error) => log.error('database could not be started', { db: db.path, error: messageOf(error) }));
+      }
+      return true;
+    },
     stop() {
       clearInterval(healthTimer);
       stopHeartbeat();
@@ -109,6 +141,21 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
       return stopping;
     },
   };
+}
+
+/**
+ * Everything but the `path:` entries is the same, and every `dir:` entry is
+ * watched (one that is not is scanned again by a reload, which restarting
+ * the runner does): a reload can keep the runner.
+ */
+function sameOutsideDbs(a: Config, b: Config): boolean {
+  if (!b.dirs.every((entry) => entry.watch)) return false;
+  const outside = (config: Config) => JSON.stringify({ ...config, dbs: undefined, warnings: undefined });
+  return outside(a) === outside(b);
+}
+
+function sameEntry(a: DbConfig, b: DbConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** One line at start: how many databases the open-file limit allows, at what those started cost. */

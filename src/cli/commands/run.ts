@@ -11,7 +11,7 @@
  */
 import { configPathFrom, loadConfig } from '../../config/config.js';
 import type { Config } from '../../config/config.js';
-import { ConfigError, EXIT_OK, messageOf } from '../../errors.js';
+import { ConfigError, EXIT_OK, EXIT_RUNTIME, messageOf } from '../../errors.js';
 import type { AppProcess } from '../../exec/app-process.js';
 import { startAppProcess } from '../../exec/app-process.js';
 import { parseExecCommand } from '../../exec/command-line.js';
@@ -63,6 +63,16 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: 
   log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
   warnIfBelowNormalPriority(log);
   const current = () => runner!;
+  // A fault of walsync's own in a job or a timer: one line, then the stop every signal gets (a final sync), exit 1.
+  let bug: unknown;
+  const onBug = (error: unknown) => {
+    if (bug !== undefined) return;
+    bug = error ?? 'undefined';
+    io.stderr(`walsync: BUG: ${messageOf(error).replace(/\s*\n\s*/g, ' ')} (please report this with --debug output)`);
+    signals.raise('SIGTERM');
+  };
+  process.on('uncaughtException', onBug);
+  process.on('unhandledRejection', onBug);
   let exitCode: number;
   try {
     exitCode = appArgv ? await superviseApp(appArgv, current, signals, log) : await serveUntilStopped(file, signals, log, current, (next) => {
@@ -70,23 +80,29 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: 
       return createRunner(config, log, { jobs, metrics }).then((started) => void (runner = started));
     });
   } finally {
+    process.off('uncaughtException', onBug);
+    process.off('unhandledRejection', onBug);
     signals.release();
     server?.close();
   }
-  return exitCode;
+  return bug === undefined ? exitCode : EXIT_RUNTIME;
 }
 
 interface HeldSignals {
   /** Hands every signal to `handler`, first those that came before. */
   deliver(handler: (signal: NodeJS.Signals) => void): void;
+  /** As if `signal` had come from outside. */
+  raise(signal: NodeJS.Signals): void;
   release(): void;
 }
 
 function holdSignals(io: CliIo, names: readonly NodeJS.Signals[]): HeldSignals {
   const early: NodeJS.Signals[] = [];
   let handler: ((signal: NodeJS.Signals) => void) | undefined;
-  const release = io.onSignals(names, (signal) => (handler ? handler(signal) : early.push(signal)));
+  const take = (signal: NodeJS.Signals) => (handler ? handler(signal) : early.push(signal));
+  const release = io.onSignals(names, take);
   return {
+    raise: take,
     deliver(next) {
       handler = next;
       for (const signal of early.splice(0)) next(signal);
@@ -115,9 +131,16 @@ async function serveUntilStopped(file: string, signals: HeldSignals, log: Logger
       reloading = reloading.then(async () => {
         const next = await reload(file, log);
         if (!next) return;
-        await runner().stop();
-        await restart(next);
-        log.info('config reloaded', { config: file, dbs: next.dbs.length });
+        try {
+          const inPlace = await runner().reload(next);
+          if (!inPlace) {
+            await runner().stop();
+            await restart(next);
+          }
+          log.info('config reloaded', { config: file, dbs: next.dbs.length, restarted: !inPlace });
+        } catch (error) {
+          log.error('config reload failed', { config: file, error: messageOf(error) });
+        }
       });
     });
   });
