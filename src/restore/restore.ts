@@ -93,7 +93,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   let reached: ReplayPosition = { generationId: plan.generationId, index: plan.snapshot.index, offset: 0 };
   try {
     await onFile(tmpPath, async () => {
-      const db = await fs.open(tmpPath, 'w+', 0o600);
+      // Created as cp creates a file, under the caller's umask: a restore run as root for an app of another user leaves a file that user can read.
+      const db = await fs.open(tmpPath, 'w+', 0o666);
       try {
         // The first segments download while the snapshot is written.
         segments.start();

@@ -44,7 +44,8 @@ export async function applyJournaled(dbPath: string, db: FileHandle, wal: FileHa
 export async function writeRollbackJournal(journalPath: string, db: FileHandle, pageNumbers: readonly number[], pageSize: number): Promise<void> {
   const initialPageCount = Math.floor((await db.stat()).size / pageSize);
   const nonce = randomInt(2 ** 32);
-  const journal = await fs.open(journalPath, 'w', 0o600);
+  // Readable by whoever may read the standby (the umask decides, as for the standby itself).
+  const journal = await fs.open(journalPath, 'w', 0o666);
   try {
     await writeAll(journal, journalHeader({ recordCount: pageNumbers.length, nonce, initialPageCount, pageSize }), 0);
     const recordSize = journalRecordSize(pageSize);
