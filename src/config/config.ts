@@ -113,19 +113,25 @@ export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv)
   return path.resolve(flag || env.WALSYNC_CONFIG || 'walsync.yml');
 }
 
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+/**
+ * `unsetVariables: 'kept'` is for commands that only look (status, restore
+ * from one of the entries): a `${VAR}` this environment lacks (a secret the
+ * daemon's unit sets) stays as written, and is no problem; such a value is
+ * found with unresolvedVariables before it is used.
+ */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: { unsetVariables?: 'problem' | 'kept' } = {}): Promise<Config> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigError([`${file}: ${isNotFound(error) ? 'no such config file' : messageOf(error)}`]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, options);
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, options: { unsetVariables?: 'problem' | 'kept' } = {}): Config {
   const document = parseDocument(text);
-  const reader = new Reader(file, env);
+  const reader = new Reader(file, env, options.unsetVariables);
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((e) => `${path.basename(file)}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`));
   }
@@ -142,6 +148,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   checkNothingShared(reader, dbs);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return { file, logging, addr, health, exec, dbs, dirs, maxConcurrentJobs, metrics, warnings: reader.warnings };
+}
+
+/** The `${VAR}`s a value read with `unsetVariables: 'kept'` still holds, as written. */
+export function unresolvedVariables(value: unknown): string[] {
+  return [...new Set(JSON.stringify(value ?? null).match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g) ?? [])];
 }
 
 function readHealth(reader: Reader, top: Raw): HealthConfig {

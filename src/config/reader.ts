@@ -18,13 +18,18 @@ export class Reader {
   readonly problems: string[] = [];
   /** What is allowed but unwise (a key file others can read): the config loads, and whoever runs it prints these. */
   readonly warnings: string[] = [];
+  /** With `unsetVariables: 'kept'`: the keys whose value names a variable the environment does not set. */
+  private readonly unresolvedKeys = new Set<string>();
 
   constructor(
     private readonly file: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly unsetVariables: 'problem' | 'kept' = 'problem',
   ) {}
 
+  /** A key whose value kept an unset `${VAR}` as written says nothing wrong: what it would say is about the placeholder. */
   problem(key: string, message: string): void {
+    if (this.unresolvedKeys.has(key)) return;
     this.problems.push(`${path.basename(this.file)}: ${key}: ${message}`);
   }
 
@@ -66,6 +71,10 @@ export class Reader {
     let ok = true;
     const expanded = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const value = this.env[name];
+      if (value === undefined && this.unsetVariables === 'kept') {
+        this.unresolvedKeys.add(key);
+        return `\${${name}}`;
+      }
       if (value === undefined) {
         this.problem(key, `\${${name}} is not set in the environment`);
         ok = false;

@@ -1,6 +1,7 @@
 /** Gathers what `walsync status` shows about one database, from disk only. */
 import fs from 'node:fs/promises';
 import type { DbConfig, ReplicaConfig } from '../config/config.js';
+import { unresolvedVariables } from '../config/config.js';
 import { messageOf } from '../errors.js';
 import { isAlive } from '../proc/processes.js';
 import { shadowWalPath } from '../layout.js';
@@ -61,6 +62,8 @@ export async function describeDatabase(db: DbConfig, metaDir: string): Promise<D
 
 async function describeReplica({ name, url, location, age }: ReplicaConfig, end: Pos | undefined, sizes: Map<number, number>): Promise<ReplicaReport> {
   if (!end) return { name, url };
+  const unset = unresolvedVariables({ location, age });
+  if (unset.length > 0) return { name, url, error: `not looked at: ${unset.join(', ')} not set in this environment` };
   try {
     const client = openReplica(location, undefined, process.env, age);
     const { snapshots, walSegments } = await client.listGeneration(end.generationId);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { loadConfig } from '../../config/config.js';
+import { loadConfig, unresolvedVariables } from '../../config/config.js';
 import { dbConfigNamed } from '../../daemon/discovery.js';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
 import type { ReplicaClient } from '../../replica/client.js';
@@ -152,13 +152,15 @@ function fromUrl(args: RestoreArgs, io: CliIo): { client: ReplicaClient; outputP
 /** The database's first replica in the config, with its keys; identities from --age-identity add to the config's. */
 async function fromConfig(file: string, args: RestoreArgs, io: CliIo): Promise<{ client: ReplicaClient; outputPath: string }> {
   if (!args.replica) throw new WalsyncError('USAGE', 'DB_PATH: missing the database to restore (with --config)');
-  const config = await loadConfig(path.resolve(file));
+  const config = await loadConfig(path.resolve(file), process.env, { unsetVariables: 'kept' });
   for (const warning of config.warnings) io.log.warn('config warning', { warning });
   const dbPath = path.resolve(args.replica);
   const db = dbConfigNamed(config, dbPath);
   if (!db) throw new WalsyncError('USAGE', `${dbPath}: not a database ${path.basename(config.file)} names (by path, or under a dir entry)`);
   const [replica] = db.replicas;
   if (!replica) throw new WalsyncError('USAGE', `${path.basename(config.file)}: ${dbPath} has no replicas to restore from`);
+  const unset = unresolvedVariables({ location: replica.location, age: replica.age });
+  if (unset.length > 0) throw new WalsyncError('CONFIG_INVALID', `${path.basename(config.file)}: the replica of ${dbPath} uses ${unset.join(', ')}, not set in the environment`);
   const extra = ageFromArgs(args, io.log);
   const age = replica.age && extra ? { ...replica.age, identities: [...replica.age.identities, ...extra.identities] } : (replica.age ?? extra);
   return { client: openReplica(replica.location, undefined, process.env, age), outputPath: args.output ?? dbPath };

@@ -28,7 +28,8 @@ export interface StatusArgs {
 const WORST_SHOWN = 5;
 
 export async function statusCommand(args: StatusArgs, io: CliIo): Promise<number> {
-  const config = await loadConfig(configPathFrom(args.config, process.env));
+  // The daemon's unit may set secrets this shell lacks: status reads none of them.
+  const config = await loadConfig(configPathFrom(args.config, process.env), process.env, { unsetVariables: 'kept' });
   const reports = [];
   // What walsync run would skip is its log's to say, not status's.
   for (const db of await discoverDatabases(config, silentLogger)) {
