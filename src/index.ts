@@ -21,8 +21,10 @@ import type { ShadowVerification } from './shadow/verify.js';
 
 export { ConfigError, WalsyncError, exitCodeFor } from './errors.js';
 export type { WalsyncErrorCode } from './errors.js';
-export { restore } from './restore/restore.js';
-export type { RestoreOptions, RestoreResult } from './restore/restore.js';
+export { openReplica, restore } from './library/restore-call.js';
+export type { LibraryRestoreOptions as RestoreOptions, ReplicaOptions } from './library/restore-call.js';
+export type { RestoreResult } from './restore/restore.js';
+export type { ReplicaClient } from './replica/client.js';
 export { createLogger } from './log.js';
 export type { Logger } from './log.js';
 export { DEFAULTS, loadConfig, parseConfig };

@@ -89,6 +89,7 @@ export async function startDb(shared: Shared, db: DbConfig, options: { followed?
   run.walWatched = watch.watched;
   run.unwatchWal = watch.unwatch;
   const replicas = db.replicas.length > 0 ? db.replicas : [undefined];
+  shared.metrics?.addDatabase(ctx.db.dbPath, replicas.map((replica, i) => (replica ? { name: replica.name, url: ctx.replicas[i]!.client.url } : { name: 'shadow' })));
   replicas.forEach((replica, i) => {
     const only = replica ? { ...ctx, replicas: [{ ...ctx.replicas[i]!, retentionMs: replica.retentionMs }] } : ctx;
     const label = replica?.name ?? 'shadow';
@@ -182,7 +183,7 @@ function schedule<Name extends JobName>(
         run.shared.health.databaseBack(run.ctx.db.dbPath, Date.now());
         if (job === 'sync') run.shared.health.recordSync(run.ctx.db.dbPath, replica, { ok: true });
         run.shared.metrics?.observeJob(run.ctx.db.dbPath, job, replica, true);
-        if (job === 'sync') await run.shared.metrics?.observeSync(run.ctx.db.dbPath, result as JobResults['sync'], (Date.now() - started) / 1000);
+        if (job === 'sync') await run.shared.metrics?.observeSync(run.ctx.db.dbPath, replica, result as JobResults['sync'], (Date.now() - started) / 1000);
         run.status.record(name, { ok: true, at: new Date(), durationMs: Date.now() - started, nextRun: handle.nextRun() });
         const summary = summarize(result);
         // A sync that found nothing new every second is not an event worth a line at info.

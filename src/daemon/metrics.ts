@@ -5,6 +5,11 @@
  * under db="*", the per-database gauges and walsync_replica_operation_bytes
  * (labelled by the replica's URL, which holds the database's path) are left
  * out, and the lag is the worst replica's, so a scrape stays small.
+ * The `replica` label is the replica's name everywhere (its `name:`, or
+ * what the config defaults it to), so series of one replica join; its URL,
+ * which names no secret, is the `replica_url` label of
+ * walsync_replica_info. Every counter of a database is there at 0 from its
+ * start: a dashboard sees 0, not nothing.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -32,6 +37,7 @@ export class Metrics {
   private readonly replicaOffset = this.gauge('walsync_replica_wal_offset', 'Offset in that index the replica holds up to', ['db', 'replica']);
   private readonly replicaBytes = this.counter('walsync_replica_operation_bytes', 'WAL bytes shipped to the replica', ['db', 'replica']);
   private readonly jobRuns = this.counter('walsync_job_runs_total', 'Job runs', ['db', 'job', 'replica', 'outcome']);
+  private readonly replicaInfo = this.gauge('walsync_replica_info', 'A replica of the database: its name (the replica label everywhere) and its URL', ['db', 'replica', 'replica_url']);
   private readonly replicaRequests = this.counter('walsync_replica_requests_total', 'Requests made to the replica (retries included)', ['db', 'replica', 'operation']);
   private readonly replicaTransfer = this.counter('walsync_replica_transfer_bytes_total', 'Bytes sent to and received from the replica', ['db', 'replica', 'direction']);
   /**
@@ -85,7 +91,24 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  async observeSync(dbPath: string, result: SyncJobResult, seconds: number): Promise<void> {
+  /** A database started: its counters at 0, and what each replica is. */
+  addDatabase(dbPath: string, replicas: readonly { readonly name: string; readonly url?: string }[]): void {
+    const db = this.dbLabel(dbPath);
+    for (const counter of [this.syncCount, this.syncErrors, this.syncSeconds, this.walBytes, this.replacedFiles]) counter.inc({ db }, 0);
+    for (const mode of ['PASSIVE', 'TRUNCATE']) this.checkpoints.inc({ db, mode }, 0);
+    for (const { name: replica, url } of replicas) {
+      for (const job of ['sync', 'snapshot', 'retention', 'verify']) for (const outcome of ['ok', 'error']) this.jobRuns.inc({ db, job, replica, outcome }, 0);
+      if (url === undefined) continue;
+      for (const operation of REQUEST_OPERATIONS) this.replicaRequests.inc({ db, replica, operation }, 0);
+      for (const direction of ['up', 'down']) this.replicaTransfer.inc({ db, replica, direction }, 0);
+      if (!this.perDb) continue;
+      this.replicaBytes.inc({ db, replica }, 0);
+      this.replicaInfo.set({ db, replica, replica_url: url }, 1);
+    }
+  }
+
+  /** `replica`: the name of the replica this sync shipped to, if any. */
+  async observeSync(dbPath: string, replica: string, result: SyncJobResult, seconds: number): Promise<void> {
     const db = this.dbLabel(dbPath);
     this.syncCount.inc({ db });
     this.syncSeconds.inc({ db }, seconds);
@@ -95,10 +118,10 @@ export class Metrics {
     if (!this.perDb) return;
     this.shadowIndex.set({ db }, result.index);
     this.shadowSize.set({ db }, result.offset);
-    for (const replica of result.replicas) {
-      this.replicaIndex.set({ db, replica: replica.replica }, replica.position.index);
-      this.replicaOffset.set({ db, replica: replica.replica }, replica.position.offset);
-      this.replicaBytes.inc({ db, replica: replica.replica }, replica.byteCount);
+    for (const shipped of result.replicas) {
+      this.replicaIndex.set({ db, replica }, shipped.position.index);
+      this.replicaOffset.set({ db, replica }, shipped.position.offset);
+      this.replicaBytes.inc({ db, replica }, shipped.byteCount);
     }
     // stat only: opening the database file would drop this process's POSIX locks on it.
     this.dbSize.set({ db }, (await fs.stat(db).catch(() => ({ size: 0 }))).size);
