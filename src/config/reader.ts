@@ -27,9 +27,13 @@ export class Reader {
     private readonly unsetVariables: 'problem' | 'kept' = 'problem',
   ) {}
 
+  /** Keys with a problem already: the first one said is the cause, and a second line on the same key (`is missing` after `${VAR} is not set`) only repeats it. */
+  private readonly keysAtFault = new Set<string>();
+
   /** A key whose value kept an unset `${VAR}` as written says nothing wrong: what it would say is about the placeholder. */
   problem(key: string, message: string): void {
-    if (this.unresolvedKeys.has(key)) return;
+    if (this.unresolvedKeys.has(key) || this.keysAtFault.has(key)) return;
+    this.keysAtFault.add(key);
     this.problems.push(`${path.basename(this.file)}: ${key}: ${message}`);
   }
 
@@ -89,7 +93,13 @@ export class Reader {
     const text = this.string(value, key) ?? fallback;
     const ms = parseDuration(text);
     if (ms === undefined) this.problem(key, `${JSON.stringify(text)} is not a duration (e.g. 1s, 10m, 24h)`);
+    this.bareNumber(key, text);
     return ms;
+  }
+
+  /** A number without a unit is taken as seconds, as it always was, and said so: it reads as milliseconds to some. */
+  private bareNumber(key: string, text: string): void {
+    if (/^\s*\d+\s*$/.test(text)) this.warnings.push(`${path.basename(this.file)}: ${key}: ${text.trim()} has no unit and is taken as ${text.trim()}s; write the unit (${text.trim()}s, ${text.trim()}ms)`);
   }
 
   schedule(value: unknown, key: string, fallback: string | undefined): Schedule | undefined {
@@ -97,6 +107,7 @@ export class Reader {
     if (text === undefined) return undefined;
     const ms = parseDuration(text);
     if (ms !== undefined) {
+      this.bareNumber(key, text);
       if (ms <= 0) this.problem(key, `${JSON.stringify(text)} must be longer than 0`);
       return { kind: 'interval', ms, text };
     }

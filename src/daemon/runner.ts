@@ -40,6 +40,8 @@ export interface LocalRunner extends Runner {
    * watched (the caller restarts the runner).
    */
   reload(next: Config): Promise<boolean>;
+  /** How many databases it runs (a `dir:` entry's each count). */
+  databaseCount(): number;
 }
 
 /** How often a replica's turning late (or back) is looked for, between the syncs that also look. */
@@ -112,6 +114,7 @@ export async function createRunner(config: Config, log: Logger, options: RunnerO
   let stopping: Promise<void> | undefined;
   return {
     health,
+    databaseCount: () => runs.size,
     async reload(next) {
       if (!sameOutsideDbs(current, next)) return false;
       const before = new Map(current.dbs.map((db) => [db.path, db]));

@@ -116,6 +116,12 @@ function tryLock(lockPath: string): Database.Database | undefined {
 }
 
 function refusal(dbPath: string, lockPath: string, holder: Holder | undefined): WalsyncError {
+  if (holder?.role === 'daemon' && holder.pid === process.pid) {
+    return new WalsyncError(
+      'LOCKED',
+      `${dbPath}: a walsync runner in this process (pid ${holder.pid}, the app's own: createRunner) already syncs this database (${lockPath}); stop it first, or let its jobs do this`,
+    );
+  }
   if (holder?.role === 'daemon') {
     return new WalsyncError(
       'LOCKED',

@@ -45,6 +45,13 @@ describe('bad input', () => {
     await expectRefusal(dir, ['restore', '-o', path.join(dir, 'out.db'), 's3:/bucket/app'], 2, /^walsync: USAGE: s3:\/bucket\/app: not a well-formed replica URL/);
   });
 
+  it('a listing of a replica directory that does not exist: exit 2, one line, not an empty table', async (t) => {
+    const dir = tempDir(t);
+    for (const what of ['generations', 'snapshots', 'wal']) {
+      await expectRefusal(dir, [what, path.join(dir, 'no-such-replica')], 2, /^walsync: USAGE: .*no-such-replica: no such replica directory$/);
+    }
+  });
+
   it('a directory: exit 2, one line naming the path', async (t) => {
     const dir = tempDir(t);
     await fs.mkdir(path.join(dir, 'data.db'));

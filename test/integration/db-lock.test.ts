@@ -103,7 +103,7 @@ describe('one walsync process per database', () => {
     t.after(() => first.release());
     await assert.rejects(acquireDbLock(metaDir, dbPath, 'one-shot', 'syncOnce (library)', silentLogger), {
       code: 'LOCKED',
-      message: new RegExp(`another walsync run \\(pid ${process.pid}\\) already syncs this database`),
+      message: new RegExp(`a walsync runner in this process \\(pid ${process.pid}, the app's own: createRunner\\) already syncs this database`),
     });
     await first.release();
     const again = await acquireDbLock(metaDir, dbPath, 'one-shot', 'syncOnce (library)', silentLogger);

@@ -1,7 +1,9 @@
 /** `walsync generations|snapshots|wal REPLICA_URL [--generation G] [--json]`, with Litestream's columns. */
 import type { Argv } from 'yargs';
 import { EXIT_OK, WalsyncError } from '../../errors.js';
+import { pathExists } from '../../fsx/file-io.js';
 import { listAllSnapshots, listAllWalSegments, listGenerationSummaries } from '../../replica/listing.js';
+import { localReplicaDir } from '../../replica/url.js';
 import { formatIndex } from '../../wal/pos.js';
 import type { AgeArgs } from '../age-option.js';
 import { ageFromArgs, withAgeOptions } from '../age-option.js';
@@ -24,6 +26,9 @@ export function listBuilder<T>(yargs: Argv<T>) {
 export async function listCommand(what: 'generations' | 'snapshots' | 'wal', args: ListArgs, io: CliIo): Promise<number> {
   if (!args.replica) throw new WalsyncError('USAGE', 'REPLICA_URL: missing the replica to list');
   const client = openReplicaArg(args.replica, io.log, ageFromArgs(args, io.log));
+  // A directory that is not there lists as empty, which reads as "no backups" where the path is mistyped.
+  const dir = localReplicaDir(args.replica);
+  if (dir !== undefined && !(await pathExists(dir))) throw new WalsyncError('USAGE', `${dir}: no such replica directory`);
   let rows: Record<string, string | number>[];
   if (what === 'generations') {
     rows = (await listGenerationSummaries(client))

@@ -60,7 +60,7 @@ export async function runCommand(args: RunArgs, io: CliIo, json: boolean, jobs: 
     signals.release();
     throw error;
   }
-  log.info('running', { config: file, dbs: config.dbs.length, metrics: config.addr });
+  log.info('running', { config: file, dbs: runner.databaseCount(), metrics: config.addr });
   warnIfBelowNormalPriority(log);
   const current = () => runner!;
   // A fault of walsync's own in a job or a timer: one line, then the stop every signal gets (a final sync), exit 1.
@@ -137,7 +137,7 @@ async function serveUntilStopped(file: string, signals: HeldSignals, log: Logger
             await runner().stop();
             await restart(next);
           }
-          log.info('config reloaded', { config: file, dbs: next.dbs.length, restarted: !inPlace });
+          log.info('config reloaded', { config: file, dbs: runner().databaseCount(), restarted: !inPlace });
         } catch (error) {
           log.error('config reload failed', { config: file, error: messageOf(error) });
         }

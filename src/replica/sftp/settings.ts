@@ -92,7 +92,8 @@ export function parseSftpUrl(text: string, { passwordAllowed }: { passwordAllowe
     path: normalizeRemotePath(remote.startsWith('/~/') ? remote.slice(3) : remote === '/~' ? '' : remote),
     password: url.password ? decodeURIComponent(url.password) : undefined,
     keyPath: url.searchParams.get('key-path') ?? undefined,
-    hostKey: url.searchParams.get('host-key') ?? undefined,
+    // As printed (`SHA256:ab+cd…`): a query's `+` is not a space here, as URLSearchParams would have it.
+    hostKey: rawQueryValue(url, 'host-key'),
     hostKeyPath: url.searchParams.get('host-key-path') ?? undefined,
   };
   const [problem] = checkSftpSettings(settings);
@@ -121,4 +122,14 @@ export function resolveSftpSettings(settings: SftpReplicaSettings, env: NodeJS.P
     hostKeys = pins;
   }
   return { ...settings, port: settings.port ?? DEFAULT_SFTP_PORT, password, hostKeys };
+}
+
+/** A query parameter percent-decoded only: `+` stays `+`, which fingerprints and base64 keys hold. */
+function rawQueryValue(url: URL, name: string): string | undefined {
+  for (const pair of url.search.slice(1).split('&')) {
+    const at = pair.indexOf('=');
+    const key = at < 0 ? pair : pair.slice(0, at);
+    if (decodeURIComponent(key) === name) return at < 0 ? '' : decodeURIComponent(pair.slice(at + 1));
+  }
+  return undefined;
 }

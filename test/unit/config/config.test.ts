@@ -63,12 +63,11 @@ describe('configuration', () => {
       'walsync.yml: dbs[0].busy-timeout: "5 seconds" is not a duration (e.g. 1s, 10m, 24h)',
       'walsync.yml: dbs[0].replicas[0].retention: "2x" is not a duration (e.g. 1s, 10m, 24h)',
       'walsync.yml: dbs[0].replicas[1].path: ${BACKUP_DIR} is not set in the environment',
-      'walsync.yml: dbs[0].replicas[1].path: is missing (a directory, or url: file:///dir)',
       'walsync.yml: dbs[0].replicas[1].name: "backup" is already the name of another replica of this database',
-      problems[6]!,
+      problems[5]!,
       'walsync.yml: dbs[1].path: is missing',
     ]);
-    assert.match(problems[6]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.sync-interval: "61 \* \* \* \* \*" is neither a duration nor a cron expression/);
+    assert.match(problems[5]!, /^walsync\.yml: dbs\[0\]\.replicas\[1\]\.sync-interval: "61 \* \* \* \* \*" is neither a duration nor a cron expression/);
   });
 
   it('refuses two databases in one shadow directory or one replica location, and a replica listed twice', () => {
@@ -314,12 +313,22 @@ describe('configuration of S3 and SFTP replicas', () => {
       [
         'walsync.yml: health.min-lag: unknown key (known: max-lag)',
         'walsync.yml: health.max-lag: "soon" is not a duration (e.g. 1s, 10m, 24h)',
-        'walsync.yml: health.max-lag: must be longer than 0',
         'walsync.yml: heartbeat-url: is not an http:// or https:// URL',
         'walsync.yml: heartbeat-interval: must be longer than 0',
         'walsync.yml: exec: is empty',
         'walsync.yml: dbs[0].restore-if-db-not-exists: "maybe" is not true or false',
       ],
     );
+  });
+
+  it('says each problem of a key once: a path whose ${VAR} is unset is not also missing', () => {
+    const problems = problemsOf('dbs:\n  - path: /a.db\n    replicas:\n      - path: ${BACKUP_DIR}/app\n');
+    assert.deepEqual(problems, ['walsync.yml: dbs[0].replicas[0].path: ${BACKUP_DIR} is not set in the environment']);
+  });
+
+  it('takes a duration without a unit as seconds, with a warning that says so', () => {
+    const config = parseConfig('dbs:\n  - path: /a.db\n    busy-timeout: 5\n', '/etc/walsync.yml', {});
+    assert.equal(config.dbs[0]!.busyTimeoutMs, 5000);
+    assert.deepEqual(config.warnings, ['walsync.yml: dbs[0].busy-timeout: 5 has no unit and is taken as 5s; write the unit (5s, 5ms)']);
   });
 });

@@ -75,4 +75,11 @@ describe('SFTP replica settings', () => {
     assert.deepEqual(hostKeyAlgorithms(parseHostKeys(`${rsa.line}\n${ed25519.line}`).pins), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
     assert.deepEqual(parseHostKeys('nas.local ssh-ed25519 AAAA\n').problems, ['line 1 is not an SSH public key or SHA256 fingerprint']);
   });
+
+  it('takes a host-key fingerprint pasted into the URL as printed, + and all', () => {
+    const fingerprint = `SHA256:${'a+'.repeat(21)}b`;
+    const settings = parseSftpUrl(`sftp://u@h/p?key-path=/k&host-key=${fingerprint}`, { passwordAllowed: false });
+    assert.equal(settings.hostKey, fingerprint);
+    assert.equal(parseSftpUrl(`sftp://u@h/p?key-path=/k&host-key=${encodeURIComponent(fingerprint)}`, { passwordAllowed: false }).hostKey, fingerprint);
+  });
 });
